@@ -1,0 +1,29 @@
+import { build } from "esbuild"
+import { rm } from "node:fs/promises"
+
+await rm("dist", { recursive: true, force: true })
+
+const result = await build({
+  entryPoints: { main: "src/main.ts" },
+  outdir: "dist",
+  bundle: true,
+  // PGlite loads its WebAssembly from its own package folder; it is only imported when no database is configured
+  // undici is CommonJS re-exported with `export *`, which esbuild cannot bundle into an ESM chunk
+  external: ["@electric-sql/pglite", "@electric-sql/pglite-socket", "undici"],
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node24",
+  sourcemap: true,
+  minifySyntax: true,
+  metafile: true,
+  legalComments: "none",
+  banner: {
+    js:
+      "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
+  },
+  logLevel: "warning"
+})
+
+const outputs = Object.entries(result.metafile.outputs).filter(([file]) => !file.endsWith(".map"))
+for (const [file, output] of outputs) console.log(`${file}  ${(output.bytes / 1024).toFixed(0)} KiB`)

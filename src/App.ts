@@ -1,0 +1,30 @@
+import { Layer } from "effect"
+import { DatabaseLive } from "./database/Database.ts"
+import { HttpServerLive } from "./http/HttpApp.ts"
+import { Metrics } from "./observability/Metrics.ts"
+import { PaymentForwarder } from "./payments/PaymentForwarder.ts"
+import { PaymentQueue } from "./payments/PaymentQueue.ts"
+import { PaymentRecorder } from "./payments/PaymentRecorder.ts"
+import { PaymentRepository } from "./payments/PaymentRepository.ts"
+import { PaymentWorkers } from "./payments/PaymentWorkers.ts"
+import { ProcessorGateway } from "./processors/ProcessorGateway.ts"
+
+/** The services the HTTP routes and the workers share: one queue, one recorder, one database pool. */
+export const ServicesLive = Layer.mergeAll(
+  PaymentQueue.layer,
+  PaymentForwarder.layer.pipe(Layer.provide(ProcessorGateway.layer)),
+  PaymentRecorder.layer
+).pipe(
+  Layer.provideMerge(PaymentRepository.layer),
+  Layer.provide(DatabaseLive),
+  Layer.provideMerge(Metrics.layer)
+)
+
+/**
+ * The whole service, given its configuration. The workers start before the server and stop after it, so on
+ * shutdown the server stops accepting first and the workers then drain the queue.
+ */
+export const AppLive = HttpServerLive.pipe(
+  Layer.provide(PaymentWorkers),
+  Layer.provide(ServicesLive)
+)

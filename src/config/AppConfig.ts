@@ -1,0 +1,108 @@
+import { Config, Context, Duration, Effect, Layer, type LogLevel, Option, type Redacted, Schema } from "effect"
+
+export type DatabaseSettings =
+  | { readonly _tag: "Url"; readonly url: Redacted.Redacted; readonly poolSize: number; readonly ssl: boolean }
+  | {
+    readonly _tag: "Params"
+    readonly host: string
+    readonly port: number
+    readonly user: string
+    readonly password: Option.Option<Redacted.Redacted>
+    readonly database: string
+    readonly poolSize: number
+    readonly ssl: boolean
+  }
+  | { readonly _tag: "Embedded"; readonly dataDir: Option.Option<string>; readonly poolSize: number }
+
+export interface AppSettings {
+  readonly instanceId: string
+  readonly host: string
+  readonly port: number
+  readonly bodyLimit: number
+  readonly queueCapacity: number
+  readonly workers: number
+  readonly processorUrls: { readonly default: string; readonly fallback: string }
+  readonly processorConnections: number
+  readonly processorTimeout: Duration.Duration
+  readonly processorAcquireTimeout: Duration.Duration
+  readonly retryBase: Duration.Duration
+  readonly retryMax: Duration.Duration
+  readonly recordBatchSize: number
+  readonly shutdownGrace: Duration.Duration
+  readonly database: DatabaseSettings
+  readonly otlpEndpoint: Option.Option<string>
+  readonly logLevel: LogLevel.LogLevel
+}
+
+const positiveInt = (name: string, fallback: number) =>
+  Config.schema(Schema.Int.check(Schema.isGreaterThan(0)), name).pipe(Config.withDefault(fallback))
+
+const duration = (name: string, fallback: Duration.Input) =>
+  Config.Duration(name).pipe(Config.withDefault(Duration.fromInputUnsafe(fallback)))
+
+const HttpUrl = Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/]+(\/\S*)?$/, { expected: "an http(s) URL" }))
+
+const httpUrl = (name: string) => Config.schema(HttpUrl, name).pipe(Config.map((url) => url.replace(/\/+$/, "")))
+
+const databaseSettings: Config.Config<DatabaseSettings> = Config.all({
+  url: Config.option(Config.Redacted("DATABASE_URL")),
+  host: Config.option(Config.String("DB_HOST")),
+  port: Config.Port("DB_PORT").pipe(Config.withDefault(5432)),
+  user: Config.String("DB_USER").pipe(Config.withDefault("postgres")),
+  password: Config.option(Config.Redacted("DB_PASSWORD")),
+  database: Config.String("DB_NAME").pipe(Config.withDefault("postgres")),
+  poolSize: positiveInt("DB_POOL_SIZE", 8),
+  ssl: Config.Boolean("DB_SSL").pipe(Config.withDefault(false)),
+  dataDir: Config.option(Config.String("PGLITE_DATA_DIR"))
+}).pipe(Config.map((c): DatabaseSettings => {
+  if (Option.isSome(c.url)) return { _tag: "Url", url: c.url.value, poolSize: c.poolSize, ssl: c.ssl }
+  if (Option.isSome(c.host)) {
+    return {
+      _tag: "Params",
+      host: c.host.value,
+      port: c.port,
+      user: c.user,
+      password: c.password,
+      database: c.database,
+      poolSize: c.poolSize,
+      ssl: c.ssl
+    }
+  }
+  return { _tag: "Embedded", dataDir: c.dataDir, poolSize: c.poolSize }
+}))
+
+export const appSettings: Config.Config<AppSettings> = Config.all({
+  instanceId: Config.String("INSTANCE_ID").pipe(Config.withDefault("api")),
+  host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: Config.Port("PORT").pipe(Config.withDefault(9999)),
+  bodyLimit: positiveInt("HTTP_BODY_LIMIT", 4096),
+  queueCapacity: positiveInt("PAYMENT_QUEUE_CAPACITY", 20_000),
+  workers: positiveInt("PAYMENT_WORKERS", 128),
+  processorUrls: Config.all({
+    default: httpUrl("PAYMENT_PROCESSOR_URL_DEFAULT").pipe(Config.withDefault("http://localhost:8001")),
+    fallback: httpUrl("PAYMENT_PROCESSOR_URL_FALLBACK").pipe(Config.withDefault("http://localhost:8002"))
+  }),
+  processorConnections: positiveInt("PROCESSOR_CONNECTIONS", 128),
+  processorTimeout: duration("PROCESSOR_TIMEOUT", "10 seconds"),
+  processorAcquireTimeout: duration("PROCESSOR_ACQUIRE_TIMEOUT", "1 second"),
+  retryBase: duration("PAYMENT_RETRY_BASE", "100 millis"),
+  retryMax: duration("PAYMENT_RETRY_MAX", "5 seconds"),
+  recordBatchSize: positiveInt("RECORD_BATCH_SIZE", 500),
+  shutdownGrace: duration("SHUTDOWN_GRACE", "10 seconds"),
+  database: databaseSettings,
+  otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info"))
+})
+
+export class AppConfig extends Context.Service<AppConfig, AppSettings>()("app/config/AppConfig") {
+  static readonly layerWith = (overrides: Partial<AppSettings>): Layer.Layer<AppConfig, Config.ConfigError> =>
+    Layer.effect(
+      AppConfig,
+      Effect.gen(function*() {
+        const settings = yield* appSettings
+        return AppConfig.of({ ...settings, ...overrides })
+      })
+    )
+
+  static readonly layer: Layer.Layer<AppConfig, Config.ConfigError> = AppConfig.layerWith({})
+}

@@ -1,0 +1,13 @@
+import { Layer } from "effect"
+import { Migrator } from "effect/sql"
+import createPayments from "../../migrations/0001_create_payments.ts"
+
+/** Every migration in `migrations/`, by id. A new migration file is added here too. */
+export const migrations = Migrator.fromRecord({
+  "0001_create_payments": createPayments
+})
+
+export const runMigrations = Migrator.make({})({ loader: migrations })
+
+/** Runs the pending migrations while the layer is built: whatever depends on the database sees the current schema. */
+export const MigrationsLive = Layer.effectDiscard(runMigrations)

@@ -1,0 +1,86 @@
+import { NodeHttpServer } from "@effect/platform-node"
+import { Clock, Effect, Layer } from "effect"
+import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { createServer } from "node:http"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { PaymentRoutes } from "../payments/PaymentRoutes.ts"
+import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
+import { SystemRoutes } from "./SystemRoutes.ts"
+
+const pathOf = (url: string) => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/** The methods each known path answers, so an unknown path is a 404 and a known path with another method a 405. */
+const allowedMethods = (routes: ReadonlyArray<HttpRouter.Route<unknown, unknown>>) => {
+  const allowed = new Map<string, Array<string>>()
+  for (const route of routes) {
+    const methods = allowed.get(route.path) ?? []
+    methods.push(route.method)
+    if (route.method === "GET") methods.push("HEAD")
+    allowed.set(route.path, methods)
+  }
+  return allowed
+}
+
+let requestSequence = 0
+
+/** Counts and times the request by method, route and final status, and tags its logs with a request id. */
+const observed = (metrics: Metrics["Service"], label: string) =>
+<E, R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const startedAt = yield* Clock.currentTimeNanos
+    yield* HttpEffect.appendPreResponseHandler((request, response) =>
+      Effect.map(Clock.currentTimeNanos, (now) => {
+        const labels = { method: request.method, route: label, status: response.status }
+        metrics.httpRequests.inc(labels)
+        metrics.httpDuration.observe(labels, Number(now - startedAt) / 1e9)
+        return response
+      })
+    )
+    const requestId = request.headers["x-request-id"] ?? String(++requestSequence)
+    return yield* Effect.annotateLogs(handler, "requestId", requestId)
+  })
+
+export const ApiRoutes = HttpRouter.addAll(Effect.gen(function*() {
+  const metrics = yield* Metrics
+  const routes: ReadonlyArray<HttpRouter.Route<ApiError>> = [...(yield* PaymentRoutes), ...(yield* SystemRoutes)]
+  const allowed = allowedMethods(routes)
+  const unmatched = HttpRouter.route(
+    "*",
+    "*",
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const path = pathOf(request.url)
+      const methods = allowed.get(path)
+      if (methods === undefined) return yield* new NotFound({ method: request.method, path })
+      return yield* new MethodNotAllowed({ method: request.method, path, allow: methods })
+    })
+  )
+  return [...routes, unmatched].map((route: HttpRouter.Route<ApiError>) =>
+    HttpRouter.route(
+      route.method,
+      route.path,
+      observed(metrics, route.path === "*" ? "unmatched" : route.path)(route.handler)
+    )
+  )
+}))
+
+/** The API served by whatever HttpServer is provided: the Node server in production, an ephemeral one in tests. */
+export const ApiServer = HttpRouter.serve(ApiRoutes, { disableLogger: true, disableListenLog: true })
+
+export const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
+  const { host, port, shutdownGrace } = yield* AppConfig
+  return ApiServer.pipe(
+    Layer.provide(NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), {
+      host,
+      port,
+      gracefulShutdownTimeout: shutdownGrace
+    }))
+  )
+}))

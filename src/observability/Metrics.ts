@@ -1,0 +1,77 @@
+import { Context, Layer } from "effect"
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+const make = (options: { readonly runtimeMetrics: boolean }) => {
+  const registry = new Registry()
+  const registers = [registry]
+  if (options.runtimeMetrics) collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests answered, by method, route and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time to answer an HTTP request, by method, route and status",
+      labelNames: ["method", "route", "status"] as const,
+      buckets: latencyBuckets,
+      registers
+    }),
+    queueLength: new Gauge({ name: "payment_queue_length", help: "Payments waiting in the queue", registers }),
+    inFlight: new Gauge({
+      name: "payment_jobs_in_flight",
+      help: "Payments taken by a worker, not yet done",
+      registers
+    }),
+    enqueued: new Counter({ name: "payments_enqueued_total", help: "Payments accepted into the queue", registers }),
+    rejected: new Counter({
+      name: "payments_rejected_total",
+      help: "Payments not enqueued, by reason (queue_full, duplicate)",
+      labelNames: ["reason"] as const,
+      registers
+    }),
+    queueWait: new Histogram({
+      name: "payment_queue_wait_seconds",
+      help: "Time a payment waited in the queue before a worker took it",
+      buckets: latencyBuckets,
+      registers
+    }),
+    jobDuration: new Histogram({
+      name: "payment_job_duration_seconds",
+      help: "Time from a worker taking a payment to the payment being recorded, by processor",
+      labelNames: ["processor"] as const,
+      buckets: latencyBuckets,
+      registers
+    }),
+    processorLatency: new Histogram({
+      name: "processor_request_duration_seconds",
+      help: "Payment processor call latency, by processor and outcome",
+      labelNames: ["processor", "outcome"] as const,
+      buckets: latencyBuckets,
+      registers
+    }),
+    recorded: new Counter({
+      name: "payments_recorded_total",
+      help: "Payments recorded in the database, by processor",
+      labelNames: ["processor"] as const,
+      registers
+    }),
+    recordBatchSize: new Histogram({
+      name: "payment_record_batch_size",
+      help: "Rows written per batched insert",
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers
+    })
+  }
+}
+
+export class Metrics extends Context.Service<Metrics, ReturnType<typeof make>>()("app/observability/Metrics") {
+  static readonly layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => make({ runtimeMetrics: true }))
+
+  static readonly layerTest: Layer.Layer<Metrics> = Layer.sync(Metrics, () => make({ runtimeMetrics: false }))
+}

@@ -1,0 +1,115 @@
+import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import {
+  emptyTotals,
+  type PaymentsSummary,
+  type Processor,
+  type RecordedPayment,
+  type SummaryRange,
+  toCents
+} from "./Payment.ts"
+
+export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
+  operation: Schema.String,
+  cause: Schema.Defect()
+}) {}
+
+export class PaymentRepository extends Context.Service<PaymentRepository, {
+  /** Stores the payments, ignoring correlationIds already stored; returns the rows written. */
+  readonly insertMany: (
+    payments: ReadonlyArray<RecordedPayment>
+  ) => Effect.Effect<ReadonlyArray<RecordedPayment>, RepositoryError>
+  readonly summary: (range: SummaryRange) => Effect.Effect<PaymentsSummary, RepositoryError>
+  readonly purge: Effect.Effect<void, RepositoryError>
+  readonly ping: Effect.Effect<void, RepositoryError>
+}>()("app/payments/PaymentRepository") {
+  static readonly layer: Layer.Layer<PaymentRepository, never, SqlClient.SqlClient> = Layer.effect(
+    PaymentRepository,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
+
+      const insertMany = Effect.fn("PaymentRepository.insertMany")(
+        function*(payments: ReadonlyArray<RecordedPayment>) {
+          if (!Arr.isReadonlyArrayNonEmpty(payments)) return []
+          const rows = Arr.map(payments, (p) => ({
+            correlation_id: p.correlationId,
+            amount: p.amount.toFixed(2),
+            processor: p.processor,
+            requested_at: p.requestedAt
+          }))
+          const inserted = yield* sql<{ readonly correlation_id: string }>`
+            INSERT INTO payments ${sql.insert(rows)}
+            ON CONFLICT (correlation_id) DO NOTHING
+            RETURNING correlation_id`
+          if (inserted.length === payments.length) return payments
+          const written = new Set(inserted.map((row) => row.correlation_id))
+          return payments.filter((p) => written.has(p.correlationId))
+        },
+        Effect.mapError(fail("insert"))
+      )
+
+      const summary = Effect.fn("PaymentRepository.summary")(
+        function*(range: SummaryRange) {
+          const filter = range.from !== undefined && range.to !== undefined
+            ? sql`WHERE requested_at BETWEEN ${range.from} AND ${range.to}`
+            : sql``
+          const rows = yield* sql<{ readonly processor: Processor; readonly count: number; readonly total: string }>`
+            SELECT processor, count(*)::int AS count, sum(amount)::text AS total
+            FROM payments ${filter}
+            GROUP BY processor`
+          const result = { default: emptyTotals, fallback: emptyTotals }
+          for (const row of rows) {
+            result[row.processor] = { totalRequests: row.count, totalAmount: Number(row.total) }
+          }
+          return result
+        },
+        Effect.mapError(fail("summary"))
+      )
+
+      return PaymentRepository.of({
+        insertMany,
+        summary,
+        purge: sql`TRUNCATE payments`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("purge")),
+          Effect.withSpan("PaymentRepository.purge")
+        ),
+        ping: sql`SELECT 1`.pipe(Effect.asVoid, Effect.mapError(fail("ping")))
+      })
+    })
+  )
+
+  /** An in-memory repository for tests: same contract, no database. */
+  static readonly layerMemory: Layer.Layer<PaymentRepository> = Layer.sync(PaymentRepository, () => {
+    const stored = new Map<string, RecordedPayment>()
+    return PaymentRepository.of({
+      insertMany: (payments) =>
+        Effect.sync(() =>
+          payments.filter((p) => {
+            if (stored.has(p.correlationId)) return false
+            stored.set(p.correlationId, p)
+            return true
+          })
+        ),
+      summary: (range) =>
+        Effect.sync(() => {
+          const cents = { default: 0, fallback: 0 }
+          const counts = { default: 0, fallback: 0 }
+          const bounded = range.from !== undefined && range.to !== undefined
+          for (const p of stored.values()) {
+            const at = p.requestedAt.getTime()
+            if (bounded && (at < range.from!.getTime() || at > range.to!.getTime())) continue
+            cents[p.processor] += toCents(p.amount)
+            counts[p.processor]++
+          }
+          return {
+            default: { totalRequests: counts.default, totalAmount: cents.default / 100 },
+            fallback: { totalRequests: counts.fallback, totalAmount: cents.fallback / 100 }
+          }
+        }),
+      purge: Effect.sync(() => stored.clear()),
+      ping: Effect.void
+    })
+  })
+}

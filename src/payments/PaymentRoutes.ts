@@ -1,0 +1,82 @@
+import { Effect, Schema } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { AppConfig } from "../config/AppConfig.ts"
+import { invalid, ServiceUnavailable } from "../http/ApiError.ts"
+import { decodeOrInvalid, readJson } from "../http/RequestBody.ts"
+import { PaymentRequest } from "./Payment.ts"
+import { PaymentQueue } from "./PaymentQueue.ts"
+import { PaymentRepository } from "./PaymentRepository.ts"
+
+const decodePayment = decodeOrInvalid(PaymentRequest)
+
+const accepted = HttpServerResponse.empty({ status: 202 })
+
+const Instant = Schema.String.check(
+  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i, {
+    expected: "an ISO-8601 instant such as 2025-08-20T12:34:56.789Z"
+  }),
+  Schema.makeFilter((s: string) => Number.isFinite(Date.parse(s)), { expected: "a valid date and time" })
+)
+
+const SummaryQuery = Schema.Struct({
+  from: Schema.optional(Instant),
+  to: Schema.optional(Instant)
+})
+
+const decodeSummaryQuery = decodeOrInvalid(SummaryQuery, "query")
+
+const summaryRange = Effect.gen(function*() {
+  const params = yield* HttpServerRequest.ParsedSearchParams
+  const present: Record<string, unknown> = {}
+  for (const name of ["from", "to"] as const) {
+    const value = params[name]
+    if (Array.isArray(value)) return yield* invalid(name, "given more than once")
+    if (typeof value === "string" && value !== "") present[name] = value
+  }
+  const query = yield* decodeSummaryQuery(present)
+  const from = query.from === undefined ? undefined : new Date(query.from)
+  const to = query.to === undefined ? undefined : new Date(query.to)
+  if (from !== undefined && to !== undefined && from > to) return yield* invalid("from", "must not be after to")
+  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) }
+})
+
+export const PaymentRoutes = Effect.gen(function*() {
+  const { bodyLimit } = yield* AppConfig
+  const queue = yield* PaymentQueue
+  const repository = yield* PaymentRepository
+
+  return [
+    HttpRouter.route(
+      "POST",
+      "/payments",
+      readJson(bodyLimit).pipe(
+        Effect.flatMap(decodePayment),
+        Effect.flatMap(queue.offer),
+        Effect.as(accepted)
+      )
+    ),
+    HttpRouter.route(
+      "GET",
+      "/payments-summary",
+      summaryRange.pipe(
+        Effect.flatMap((range) =>
+          repository.summary(range).pipe(
+            Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
+          )
+        ),
+        Effect.map((summary) => HttpServerResponse.jsonUnsafe(summary))
+      )
+    ),
+    HttpRouter.route(
+      "POST",
+      "/purge-payments",
+      Effect.gen(function*() {
+        const dropped = yield* queue.purge
+        yield* repository.purge.pipe(
+          Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be purged" }))
+        )
+        return HttpServerResponse.jsonUnsafe({ purged: true, droppedFromQueue: dropped })
+      })
+    )
+  ] as const
+})
