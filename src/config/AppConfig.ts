@@ -1,4 +1,15 @@
-import { Config, Context, Duration, Effect, Layer, type LogLevel, Option, type Redacted, Schema } from "effect"
+import {
+  Config,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  type LogLevel,
+  Option,
+  type Redacted,
+  Schema
+} from "effect"
 
 export type DatabaseSettings =
   | { readonly _tag: "Url"; readonly url: Redacted.Redacted; readonly poolSize: number; readonly ssl: boolean }
@@ -105,4 +116,8 @@ export class AppConfig extends Context.Service<AppConfig, AppSettings>()("app/co
     )
 
   static readonly layer: Layer.Layer<AppConfig, Config.ConfigError> = AppConfig.layerWith({})
+
+  /** The defaults, as if no variable were set, with the given overrides: what tests build on. */
+  static readonly layerTest = (overrides: Partial<AppSettings> = {}): Layer.Layer<AppConfig, Config.ConfigError> =>
+    AppConfig.layerWith(overrides).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))))
 }

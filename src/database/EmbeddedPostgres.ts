@@ -28,7 +28,7 @@ export const startEmbeddedPostgres = Effect.fn("EmbeddedPostgres.start")(
         try: () => PGlite.create(Option.getOrElse(options.dataDir, () => "memory://")),
         catch: (cause) => new EmbeddedPostgresError({ message: "cannot start PGlite", cause })
       }),
-      (db) => Effect.promise(() => db.close())
+      (db) => Effect.promise(() => db.close()).pipe(Effect.timeoutOption("2 seconds"))
     )
     const path = join(directory, ".s.PGSQL.5432")
     yield* Effect.acquireRelease(
@@ -39,7 +39,8 @@ export const startEmbeddedPostgres = Effect.fn("EmbeddedPostgres.start")(
         },
         catch: (cause) => new EmbeddedPostgresError({ message: "cannot serve PGlite on a unix socket", cause })
       }),
-      (server) => Effect.promise(() => server.stop())
+      // stop() waits for every client to hang up, which a connection cut off mid-query never does
+      (server) => Effect.promise(() => server.stop()).pipe(Effect.timeoutOption("1 second"))
     )
     return path
   }

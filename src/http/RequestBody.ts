@@ -4,6 +4,8 @@ import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
 const isJson = (contentType: string | undefined) => {
   if (contentType === undefined) return false
   const mediaType = contentType.split(";", 1)[0].trim().toLowerCase()
@@ -42,7 +44,7 @@ export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, 
     }
     const declared = Number(request.headers["content-length"] ?? 0)
     if (declared > limit) return yield* invalid("body", `body larger than ${limit} bytes`)
-    const text = yield* request.text.pipe(
+    const bytes = yield* request.arrayBuffer.pipe(
       Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
       Effect.mapError((error) =>
         error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
@@ -50,6 +52,10 @@ export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, 
           : invalid("body", "could not read the body")
       )
     )
+    const text = yield* Effect.try({
+      try: () => utf8.decode(bytes),
+      catch: () => invalid("body", "not valid UTF-8")
+    })
     return yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: () => invalid("body", "malformed JSON")

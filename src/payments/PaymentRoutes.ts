@@ -11,11 +11,12 @@ const decodePayment = decodeOrInvalid(PaymentRequest)
 
 const accepted = HttpServerResponse.empty({ status: 202 })
 
+const instantPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
+
 const Instant = Schema.String.check(
-  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i, {
+  Schema.makeFilter((s: string) => instantPattern.test(s) && Number.isFinite(Date.parse(s)), {
     expected: "an ISO-8601 instant such as 2025-08-20T12:34:56.789Z"
-  }),
-  Schema.makeFilter((s: string) => Number.isFinite(Date.parse(s)), { expected: "a valid date and time" })
+  })
 )
 
 const SummaryQuery = Schema.Struct({

@@ -1,0 +1,90 @@
+import { NodeHttpServer } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Schedule } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
+import { ServicesLive } from "../../src/App.ts"
+import { ApiServer } from "../../src/http/HttpApp.ts"
+import { PaymentWorkers } from "../../src/payments/PaymentWorkers.ts"
+import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import { backendName, configWithIsolatedDatabase } from "../support/database.ts"
+
+interface Summary {
+  readonly default: { readonly totalRequests: number; readonly totalAmount: number }
+  readonly fallback: { readonly totalRequests: number; readonly totalAmount: number }
+}
+
+const readSummary = (query = "") =>
+  HttpClient.get(`/payments-summary${query}`).pipe(
+    Effect.flatMap((response) => response.json),
+    Effect.map((json) => json as unknown as Summary)
+  )
+
+const pay = (correlationId: string) =>
+  HttpClient.execute(
+    HttpClientRequest.post("/payments").pipe(
+      HttpClientRequest.bodyText(JSON.stringify({ correlationId, amount: 20.05 }), "application/json")
+    )
+  ).pipe(Effect.map((response) => response.status))
+
+describe(`the whole service on ${backendName}`, () => {
+  it.live(
+    "2,000 concurrent payments each appear once, and the summary equals the processors' own",
+    () =>
+      Effect.gen(function*() {
+        const primary = yield* Simulator.make({ fee: 0.07 })
+        const secondary = yield* Simulator.make({ fee: 0.1 })
+        const app = ApiServer.pipe(
+          Layer.provideMerge(NodeHttpServer.layerTest),
+          Layer.provide(PaymentWorkers),
+          Layer.provide(ServicesLive),
+          Layer.provide(configWithIsolatedDatabase({
+            processorUrls: { default: primary.url, fallback: secondary.url },
+            workers: 64
+          }))
+        )
+        yield* Effect.gen(function*() {
+          const ids = Array.from({ length: 2000 }, () => crypto.randomUUID())
+          const startedAt = new Date()
+          const first = yield* Effect.forEach(ids.slice(0, 1000), pay, { concurrency: 100 })
+          yield* primary.setFailure(true)
+          const second = yield* Effect.forEach(ids.slice(1000), pay, { concurrency: 100 })
+          const statuses = [...first, ...second]
+          assert.isTrue(statuses.every((s) => s === 202), "every payment is accepted")
+
+          const duplicates = yield* Effect.forEach(ids.slice(0, 50), pay, { concurrency: 10 })
+          assert.isTrue(duplicates.every((s) => s === 202), "a repeated correlationId is accepted again")
+
+          const summary = yield* readSummary().pipe(
+            Effect.repeat({
+              schedule: Schedule.spaced("100 millis"),
+              until: (s) => s.default.totalRequests + s.fallback.totalRequests >= 2000
+            }),
+            Effect.timeout("60 seconds")
+          )
+          yield* Effect.sleep("200 millis")
+          const settled = yield* readSummary()
+          assert.deepStrictEqual(settled, summary, "nothing more arrives: each payment was forwarded once")
+
+          const processors = { default: yield* primary.summary(), fallback: yield* secondary.summary() }
+          assert.strictEqual(summary.default.totalRequests + summary.fallback.totalRequests, 2000)
+          assert.isAbove(summary.fallback.totalRequests, 0, "default failed for the second half")
+          assert.isAbove(summary.default.totalRequests, 0)
+          for (const name of ["default", "fallback"] as const) {
+            assert.strictEqual(summary[name].totalRequests, processors[name].totalRequests, `${name} count`)
+            assert.strictEqual(summary[name].totalAmount, processors[name].totalAmount, `${name} amount`)
+          }
+
+          const from = new Date(startedAt.getTime() - 1000)
+          const to = new Date(Date.now() + 1000)
+          const middle = new Date((from.getTime() + to.getTime()) / 2)
+          for (const [lower, upper] of [[from, middle], [middle, to]] as const) {
+            const windowed = yield* readSummary(`?from=${lower.toISOString()}&to=${upper.toISOString()}`)
+            const range = { from: lower, to: upper }
+            assert.strictEqual(windowed.default.totalRequests, (yield* primary.summary(range)).totalRequests)
+            assert.strictEqual(windowed.fallback.totalRequests, (yield* secondary.summary(range)).totalRequests)
+          }
+        }).pipe(Effect.provide(app))
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
+})

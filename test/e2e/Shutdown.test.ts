@@ -1,0 +1,60 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Schedule } from "effect"
+import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import { isolatedDatabase } from "../support/database.ts"
+import { freePort, startNode } from "../support/process.ts"
+
+const post = (port: number, correlationId: string) =>
+  Effect.tryPromise(() =>
+    fetch(`http://127.0.0.1:${port}/payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ correlationId, amount: 20.05 })
+    }).then((response) => response.status)
+  )
+
+describe("shutdown", () => {
+  it.live(
+    "on SIGTERM the service stops accepting, forwards everything it had queued, and exits 0",
+    () =>
+      Effect.gen(function*() {
+        const primary = yield* Simulator.make({ fee: 0.07 })
+        const secondary = yield* Simulator.make({ fee: 0.1 })
+        yield* primary.setDelay(100)
+        const port = yield* freePort
+        const database = yield* isolatedDatabase
+        const service = yield* startNode("src/main.ts", {
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          PAYMENT_PROCESSOR_URL_DEFAULT: primary.url,
+          PAYMENT_PROCESSOR_URL_FALLBACK: secondary.url,
+          PAYMENT_WORKERS: "4",
+          SHUTDOWN_GRACE: "20 seconds",
+          ...(database._tag === "Url" ? { DATABASE_URL: Redacted.value(database.url) } : {})
+        })
+        yield* Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status)).pipe(
+          Effect.retry(Schedule.spaced("200 millis")),
+          Effect.timeout("30 seconds")
+        )
+
+        const ids = Array.from({ length: 200 }, () => crypto.randomUUID())
+        const statuses = yield* Effect.forEach(ids, (id) => post(port, id), { concurrency: 20 })
+        assert.isTrue(statuses.every((s) => s === 202))
+        const before = (yield* primary.summary()).totalRequests + (yield* secondary.summary()).totalRequests
+        assert.isBelow(before, 200, "a backlog is still queued: 4 workers at 100 ms each")
+
+        service.child.kill("SIGTERM")
+        yield* Effect.sleep("300 millis")
+        assert.isNull(service.child.exitCode, "still draining")
+        const duringDrain = yield* Effect.result(post(port, crypto.randomUUID()).pipe(Effect.timeout("2 seconds")))
+        assert.strictEqual(duringDrain._tag, "Failure", "the server stopped accepting before the drain")
+        const code = yield* service.exited.pipe(Effect.timeout("30 seconds"))
+        assert.strictEqual(code, 0, service.output())
+
+        const after = (yield* primary.summary()).totalRequests + (yield* secondary.summary()).totalRequests
+        assert.strictEqual(after, 200, "every accepted payment reached a processor before the exit")
+        assert.include(service.output(), "payment queue drained")
+      }).pipe(Effect.scoped),
+    { timeout: 90_000 }
+  )
+})

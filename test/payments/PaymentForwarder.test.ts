@@ -1,0 +1,178 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { AppConfig } from "../../src/config/AppConfig.ts"
+import type { Processor } from "../../src/payments/Payment.ts"
+import { PaymentForwarder } from "../../src/payments/PaymentForwarder.ts"
+import {
+  ProcessorAmbiguous,
+  ProcessorGateway,
+  type ProcessorPayment,
+  ProcessorUnavailable,
+  type SendOutcome,
+  type StoredPayment
+} from "../../src/processors/ProcessorGateway.ts"
+import { stub } from "../support/stub.ts"
+
+type Reply = SendOutcome | "unavailable" | "ambiguous"
+
+interface Call {
+  readonly kind: "send" | "lookup"
+  readonly processor: Processor
+  readonly correlationId: string
+  readonly requestedAt?: Date
+}
+
+/** A gateway that answers from a script, in order, and remembers every call; running out of script is a failure. */
+const scriptedGateway = (script: {
+  readonly send: Array<readonly [Processor, Reply]>
+  readonly lookup?: Array<readonly [Processor, Option.Option<StoredPayment>]>
+}) => {
+  const calls: Array<Call> = []
+  const layer = stub(ProcessorGateway, {
+    send: (processor: Processor, payment: ProcessorPayment) =>
+      Effect.suspend((): Effect.Effect<SendOutcome, ProcessorUnavailable | ProcessorAmbiguous> => {
+        calls.push({ kind: "send", processor, correlationId: payment.correlationId, requestedAt: payment.requestedAt })
+        const next = script.send.shift()
+        if (next === undefined) return Effect.die(new Error(`unscripted send to ${processor}`))
+        const [expected, reply] = next
+        if (expected !== processor) {
+          return Effect.die(new Error(`send went to ${processor}, script expected ${expected}`))
+        }
+        if (reply === "unavailable") return Effect.fail(new ProcessorUnavailable({ processor, reason: "status 500" }))
+        if (reply === "ambiguous") return Effect.fail(new ProcessorAmbiguous({ processor, reason: "timeout" }))
+        return Effect.succeed(reply)
+      }),
+    lookup: (processor: Processor, correlationId: string) =>
+      Effect.suspend(() => {
+        calls.push({ kind: "lookup", processor, correlationId })
+        const next = script.lookup?.shift()
+        if (next === undefined) return Effect.die(new Error(`unscripted lookup at ${processor}`))
+        if (next[0] !== processor) return Effect.die(new Error(`lookup went to ${processor}, expected ${next[0]}`))
+        return Effect.succeed(next[1])
+      })
+  })
+  return { calls, layer }
+}
+
+const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount: 20.05 }
+
+const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>) =>
+  PaymentForwarder.layer.pipe(
+    Layer.provide(gateway),
+    Layer.provide(AppConfig.layerTest({ retryBase: Duration.millis(100), retryMax: Duration.seconds(1) }))
+  )
+
+/** Runs the forward in a fiber and moves the test clock on until it finishes. */
+const forwardWithClock = Effect.fn(function*(step: Duration.Input = "1 second") {
+  const forwarder = yield* PaymentForwarder
+  const fiber = yield* Effect.forkChild(forwarder.forward(payment))
+  for (let i = 0; i < 50 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust(step)
+  return yield* Fiber.join(fiber)
+})
+
+describe("PaymentForwarder", () => {
+  it.effect("records on default when default takes the payment, with the requestedAt it sent", () => {
+    const gateway = scriptedGateway({ send: [["default", "processed"]] })
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2025-08-20T12:00:00.123Z"))
+      const recorded = yield* (yield* PaymentForwarder).forward(payment)
+      assert.strictEqual(recorded.processor, "default")
+      assert.strictEqual(recorded.amount, 20.05)
+      assert.strictEqual(recorded.requestedAt.toISOString(), "2025-08-20T12:00:00.123Z")
+      assert.deepStrictEqual(gateway.calls.map((c) => c.requestedAt?.toISOString()), ["2025-08-20T12:00:00.123Z"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("falls back when default cannot take the payment", () => {
+    const gateway = scriptedGateway({ send: [["default", "unavailable"], ["fallback", "processed"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* (yield* PaymentForwarder).forward(payment)
+      assert.strictEqual(recorded.processor, "fallback")
+      assert.deepStrictEqual(gateway.calls.map((c) => c.processor), ["default", "fallback"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("treats a 422 from the processor it sent to as recorded there", () => {
+    const gateway = scriptedGateway({ send: [["default", "duplicate"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* (yield* PaymentForwarder).forward(payment)
+      assert.strictEqual(recorded.processor, "default")
+      assert.strictEqual(gateway.calls.length, 1)
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("settles an ambiguous send against the same processor with the same requestedAt, never the fallback", () => {
+    const gateway = scriptedGateway({
+      send: [["default", "ambiguous"], ["default", "unavailable"], ["default", "duplicate"]],
+      lookup: [["default", Option.none()], ["default", Option.none()]]
+    })
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2025-08-20T12:00:00.000Z"))
+      const recorded = yield* forwardWithClock()
+      assert.strictEqual(recorded.processor, "default")
+      assert.strictEqual(recorded.requestedAt.toISOString(), "2025-08-20T12:00:00.000Z")
+      assert.deepStrictEqual(
+        gateway.calls.map((c) => `${c.kind}:${c.processor}`),
+        ["send:default", "lookup:default", "send:default", "lookup:default", "send:default"]
+      )
+      const sentAt = gateway.calls.filter((c) => c.kind === "send").map((c) => c.requestedAt?.toISOString())
+      assert.deepStrictEqual(sentAt, Array(3).fill("2025-08-20T12:00:00.000Z"))
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("records an ambiguous send that the processor turns out to hold, without sending it again", () => {
+    const gateway = scriptedGateway({
+      send: [["default", "ambiguous"]],
+      lookup: [["default", Option.some({ amount: 20.05, requestedAt: new Date(0) })]]
+    })
+    return Effect.gen(function*() {
+      const recorded = yield* (yield* PaymentForwarder).forward(payment)
+      assert.strictEqual(recorded.processor, "default")
+      assert.deepStrictEqual(gateway.calls.map((c) => c.kind), ["send", "lookup"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("never falls back after an ambiguous send on the fallback either", () => {
+    const gateway = scriptedGateway({
+      send: [["default", "unavailable"], ["fallback", "ambiguous"], ["fallback", "processed"]],
+      lookup: [["fallback", Option.none()]]
+    })
+    return Effect.gen(function*() {
+      const recorded = yield* forwardWithClock()
+      assert.strictEqual(recorded.processor, "fallback")
+      assert.deepStrictEqual(gateway.calls.map((c) => `${c.kind}:${c.processor}`), [
+        "send:default",
+        "send:fallback",
+        "lookup:fallback",
+        "send:fallback"
+      ])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("retries with backoff while both processors are unavailable, stamping each attempt anew", () => {
+    const gateway = scriptedGateway({
+      send: [
+        ["default", "unavailable"],
+        ["fallback", "unavailable"],
+        ["default", "unavailable"],
+        ["fallback", "unavailable"],
+        ["default", "processed"]
+      ]
+    })
+    return Effect.gen(function*() {
+      const forwarder = yield* PaymentForwarder
+      const fiber = yield* Effect.forkChild(forwarder.forward(payment))
+      yield* Effect.yieldNow
+      assert.strictEqual(gateway.calls.length, 2)
+      assert.isUndefined(fiber.pollUnsafe())
+      for (let i = 0; i < 20 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("100 millis")
+      const recorded = yield* Fiber.join(fiber)
+      assert.strictEqual(recorded.processor, "default")
+      assert.strictEqual(gateway.calls.length, 5)
+      const times = gateway.calls.map((c) => c.requestedAt!.getTime())
+      assert.isTrue(times[4] > times[0], "the successful attempt carries a later requestedAt")
+      assert.strictEqual(recorded.requestedAt.getTime(), times[4])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+})

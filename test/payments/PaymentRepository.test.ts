@@ -1,0 +1,88 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { DatabaseLive } from "../../src/database/Database.ts"
+import type { RecordedPayment } from "../../src/payments/Payment.ts"
+import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
+import { backendName, configWithIsolatedDatabase } from "../support/database.ts"
+
+const id = (n: number) => `9a8b7c6d-5e4f-4a3b-8c2d-${String(n).padStart(12, "0")}`
+const at = (ms: number) => new Date(Date.parse("2025-08-20T12:00:00.000Z") + ms)
+const row = (n: number, amount: number, processor: "default" | "fallback", ms: number): RecordedPayment => ({
+  correlationId: id(n),
+  amount,
+  processor,
+  requestedAt: at(ms)
+})
+
+const SqlRepository = PaymentRepository.layer.pipe(
+  Layer.provide(DatabaseLive),
+  Layer.provide(configWithIsolatedDatabase())
+)
+
+const contract = (name: string, repositoryLayer: Layer.Layer<PaymentRepository, unknown>) =>
+  describe(`PaymentRepository (${name})`, () => {
+    layer(repositoryLayer, { timeout: "60 seconds" })((it) => {
+      it.effect("stores a batch once and ignores correlationIds it already holds", () =>
+        Effect.gen(function*() {
+          const repository = yield* PaymentRepository
+          yield* repository.purge
+          const written = yield* repository.insertMany([row(1, 20.05, "default", 0), row(2, 20.05, "fallback", 1)])
+          assert.deepStrictEqual(written.map((p) => p.correlationId), [id(1), id(2)])
+          const again = yield* repository.insertMany([row(2, 20.05, "default", 5), row(3, 1, "default", 2)])
+          assert.deepStrictEqual(again.map((p) => p.correlationId), [id(3)], "only the new row is written")
+          const summary = yield* repository.summary({})
+          assert.deepStrictEqual(summary, {
+            default: { totalRequests: 2, totalAmount: 21.05 },
+            fallback: { totalRequests: 1, totalAmount: 20.05 }
+          })
+          assert.deepStrictEqual(yield* repository.insertMany([]), [])
+        }))
+
+      it.effect("sums amounts exactly, in one statement for a large batch", () =>
+        Effect.gen(function*() {
+          const repository = yield* PaymentRepository
+          yield* repository.purge
+          const rows = Array.from({ length: 1000 }, (_, i) => row(1000 + i, i % 2 === 0 ? 0.1 : 0.2, "default", i))
+          assert.strictEqual((yield* repository.insertMany(rows)).length, 1000)
+          const summary = yield* repository.summary({})
+          assert.strictEqual(summary.default.totalRequests, 1000)
+          assert.strictEqual(summary.default.totalAmount, 150, "500 × 0.1 + 500 × 0.2 with no float drift")
+          assert.deepStrictEqual(summary.fallback, { totalRequests: 0, totalAmount: 0 })
+        }))
+
+      it.effect("filters on requestedAt inclusively, to the millisecond", () =>
+        Effect.gen(function*() {
+          const repository = yield* PaymentRepository
+          yield* repository.purge
+          yield* repository.insertMany([
+            row(1, 1, "default", 0),
+            row(2, 2, "default", 1),
+            row(3, 4, "fallback", 2),
+            row(4, 8, "fallback", 3)
+          ])
+          const middle = yield* repository.summary({ from: at(1), to: at(2) })
+          assert.deepStrictEqual(middle, {
+            default: { totalRequests: 1, totalAmount: 2 },
+            fallback: { totalRequests: 1, totalAmount: 4 }
+          })
+          const point = yield* repository.summary({ from: at(3), to: at(3) })
+          assert.deepStrictEqual(point.fallback, { totalRequests: 1, totalAmount: 8 })
+          assert.strictEqual(point.default.totalRequests, 0)
+          const onlyFrom = yield* repository.summary({ from: at(3) })
+          assert.strictEqual(onlyFrom.default.totalRequests + onlyFrom.fallback.totalRequests, 4, "one bound = all")
+        }))
+
+      it.effect("purge empties the store and ping answers", () =>
+        Effect.gen(function*() {
+          const repository = yield* PaymentRepository
+          yield* repository.insertMany([row(77, 3, "default", 0)])
+          yield* repository.purge
+          const summary = yield* repository.summary({})
+          assert.strictEqual(summary.default.totalRequests + summary.fallback.totalRequests, 0)
+          yield* repository.ping
+        }))
+    })
+  })
+
+contract(backendName, SqlRepository)
+contract("in memory", PaymentRepository.layerMemory)

@@ -1,0 +1,34 @@
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { AppConfig, type AppSettings, type DatabaseSettings } from "../../src/config/AppConfig.ts"
+
+/** The PostgreSQL the suite runs against: DATABASE_URL when it is set (CI's second pass), else an embedded PGlite. */
+export const databaseUrl = Option.fromNullishOr(process.env.DATABASE_URL)
+
+export const backendName = Option.isSome(databaseUrl) ? "PostgreSQL" : "PGlite"
+
+/**
+ * Database settings private to one test layer: a fresh schema on DATABASE_URL, dropped afterwards, or a fresh
+ * in-memory PGlite. Test files run in parallel, so none of them shares a `payments` table with another.
+ */
+export const isolatedDatabase = Effect.gen(function*() {
+  if (Option.isNone(databaseUrl)) {
+    return { _tag: "Embedded", dataDir: Option.none(), poolSize: 4 } satisfies DatabaseSettings
+  }
+  const schema = `test_${crypto.randomUUID().replaceAll("-", "")}`
+  const admin = PgClient.layer({ url: Redacted.make(databaseUrl.value), maxConnections: 1 })
+  const run = (statement: string) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(Effect.provide(admin), Effect.orDie)
+  yield* Effect.acquireRelease(
+    run(`CREATE SCHEMA ${schema}`),
+    () => run(`DROP SCHEMA ${schema} CASCADE`)
+  )
+  const url = new URL(databaseUrl.value)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  return { _tag: "Url", url: Redacted.make(url.toString()), poolSize: 4, ssl: false } satisfies DatabaseSettings
+})
+
+/** The test configuration with a database of its own. */
+export const configWithIsolatedDatabase = (overrides: Partial<AppSettings> = {}) =>
+  Layer.unwrap(Effect.map(isolatedDatabase, (database) => AppConfig.layerTest({ ...overrides, database })))

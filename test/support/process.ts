@@ -1,0 +1,36 @@
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+
+/** A TCP port nothing listens on right now. */
+export const freePort = Effect.callback<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Effect.Effect<number | null>
+}
+
+/** Runs `node <script>` with the given environment; the process is killed when the scope closes. */
+export const startNode = (script: string, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawn(process.execPath, [script], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      child.stdout.on("data", (chunk) => output += String(chunk))
+      child.stderr.on("data", (chunk) => output += String(chunk))
+      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return { child, output: () => output, exited: Effect.promise(() => exit) }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
