@@ -4,9 +4,7 @@ import { AppConfig } from "../../src/config/AppConfig.ts"
 import { startNode } from "../support/process.ts"
 
 const settingsFrom = (env: Record<string, string>) =>
-  Effect.gen(function*() {
-    return yield* AppConfig
-  }).pipe(
+  Effect.service(AppConfig).pipe(
     Effect.provide(AppConfig.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))))
   )
 
