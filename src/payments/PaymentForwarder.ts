@@ -6,6 +6,7 @@ import {
   type ProcessorUnavailable,
   type SendOutcome
 } from "../processors/ProcessorGateway.ts"
+import { backoff } from "./Backoff.ts"
 import { type PaymentRequest, type Processor, processors, type RecordedPayment } from "./Payment.ts"
 
 export class AllProcessorsUnavailable extends Schema.TaggedError<AllProcessorsUnavailable>()(
@@ -27,9 +28,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
     Effect.gen(function*() {
       const config = yield* AppConfig
       const gateway = yield* ProcessorGateway
-      const backoff = Schedule.min([Schedule.exponential(config.retryBase), Schedule.spaced(config.retryMax)]).pipe(
-        Schedule.jittered
-      )
+      const retry = Schedule.jittered(backoff(config))
 
       const settleOnce = (processor: Processor, payment: ProcessorPayment) =>
         gateway.lookup(processor, payment.correlationId).pipe(
@@ -46,7 +45,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
             Effect.annotateLogs({ processor, correlationId: payment.correlationId })
           )
           return yield* settleOnce(processor, payment).pipe(
-            Effect.retry(backoff),
+            Effect.retry(retry),
             Effect.orDie
           )
         }
@@ -73,7 +72,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
 
       const forward = Effect.fn("PaymentForwarder.forward")(
         function*(payment: PaymentRequest) {
-          return yield* attempt(payment).pipe(Effect.retry(backoff), Effect.orDie)
+          return yield* attempt(payment).pipe(Effect.retry(retry), Effect.orDie)
         }
       )
 

@@ -1,6 +1,7 @@
 import { Context, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { backoff } from "./Backoff.ts"
 import type { RecordedPayment } from "./Payment.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
@@ -22,7 +23,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
         const queue = yield* Queue.unbounded<RecordedPayment>()
         let writing = 0
 
-        const retry = Schedule.min([Schedule.exponential(config.retryBase), Schedule.spaced(config.retryMax)])
+        const retry = backoff(config)
 
         const write = (batch: ReadonlyArray<RecordedPayment>) =>
           repository.insertMany(batch).pipe(

@@ -96,10 +96,9 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
         Effect.sync(() => {
           const cents = { default: 0, fallback: 0 }
           const counts = { default: 0, fallback: 0 }
-          const bounded = range.from !== undefined && range.to !== undefined
+          const { from, to } = range
           for (const p of stored.values()) {
-            const at = p.requestedAt.getTime()
-            if (bounded && (at < range.from!.getTime() || at > range.to!.getTime())) continue
+            if (from !== undefined && to !== undefined && (p.requestedAt < from || p.requestedAt > to)) continue
             cents[p.processor] += toCents(p.amount)
             counts[p.processor]++
           }

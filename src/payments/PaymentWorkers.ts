@@ -20,7 +20,7 @@ export const PaymentWorkers: Layer.Layer<
   const forwarder = yield* PaymentForwarder
   const recorder = yield* PaymentRecorder
 
-  const process = (job: QueuedPayment) =>
+  const handle = (job: QueuedPayment) =>
     Effect.gen(function*() {
       const takenAt = yield* Clock.currentTimeMillis
       metrics.queueWait.observe((takenAt - job.enqueuedAt) / 1000)
@@ -49,7 +49,7 @@ export const PaymentWorkers: Layer.Layer<
       Effect.ensuring(queue.complete(job))
     )
 
-  const worker = queue.take.pipe(Effect.flatMap(process), Effect.forever)
+  const worker = queue.take.pipe(Effect.flatMap(handle), Effect.forever)
   for (let i = 0; i < config.workers; i++) {
     yield* Effect.forkScoped(worker)
   }
