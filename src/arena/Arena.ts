@@ -1,0 +1,320 @@
+import { Clock, Effect, Option, Schedule } from "effect"
+import { existsSync } from "node:fs"
+import { mkdir } from "node:fs/promises"
+import { connect } from "node:net"
+import { join } from "node:path"
+import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
+import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
+import { writeNginxConfig } from "./Nginx.ts"
+import { freePort, officialReadiness, ProcessError, type Started, startProcess, waitHttp } from "./Processes.ts"
+import { makeSampler, type Sampler } from "./ProcessSampler.ts"
+import { vusAt } from "./Profiles.ts"
+import { renderScorecard, writeReport } from "./Report.ts"
+import { runScenario } from "./Scenario.ts"
+import { ScenarioHttp } from "./ScenarioHttp.ts"
+import { officialJson, score } from "./Scoring.ts"
+
+export type Backend =
+  | { readonly _tag: "Service" }
+  | { readonly _tag: "Null" }
+  | { readonly _tag: "Script"; readonly file: string }
+
+export interface ArenaOptions {
+  readonly root: string
+  readonly profile: Profile
+  readonly instances: number
+  readonly backend: Backend
+  readonly out: string
+  /** Where the backend answers: nginx with two or more instances, else the only instance. */
+  readonly port: number
+  readonly limits: boolean
+  readonly databaseUrl: Option.Option<string>
+  /** The environment every started process inherits. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly floor: Option.Option<LatencySummary>
+  readonly log: (line: string) => Effect.Effect<void>
+}
+
+const node = globalThis.process.execPath
+
+const backendName = (backend: Backend) =>
+  backend._tag === "Service" ? "service" : backend._tag === "Null" ? "null" : backend.file
+
+/** Per-service cgroups read from docker-compose.yaml, or the reason the run goes unlimited. */
+const limitGroups = Effect.fn("Arena.limitGroups")(function*(options: ArenaOptions, runId: string) {
+  const none = (reason: string) => ({ groups: new Map<string, LimitGroup>(), description: reason })
+  if (!options.limits) return none("off (pass --limits to apply docker-compose.yaml's budget)")
+  const compose = join(options.root, "docker-compose.yaml")
+  if (!existsSync(compose)) return none("requested, but there is no docker-compose.yaml yet: running unlimited")
+  const support = yield* detectCgroups
+  if ("unavailable" in support) {
+    return none(`requested, but cgroups are unavailable (${support.unavailable}): unlimited`)
+  }
+  const limits = yield* readComposeLimits(compose)
+  const groups = new Map<string, LimitGroup>()
+  for (const limit of limits) groups.set(limit.service, yield* makeLimitGroup(limit, runId))
+  const total = totalOf(limits)
+  const described = limits.map((l) => `${l.service} ${l.cpus} CPU / ${Math.round(l.memoryBytes / 2 ** 20)} MiB`)
+  return {
+    groups,
+    description: `cgroup ${support.version}: ${described.join(", ")} (total ${total.cpus} CPU / ${
+      Math.round(total.memoryBytes / 2 ** 20)
+    } MiB)`
+  }
+})
+
+const metricValue = (text: string, name: string, labels = ""): number => {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `))
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
+/** Reads queue depth, in-flight jobs and recorded payments from each instance's /metrics once a second. */
+const scrapeInstances = (
+  instances: ReadonlyArray<{ readonly name: string; readonly url: string }>,
+  startedAt: number
+) =>
+  Effect.gen(function*() {
+    const samples: Array<InstanceSample> = []
+    const scrape = Effect.gen(function*() {
+      const t = ((yield* Clock.currentTimeMillis) - startedAt) / 1000
+      yield* Effect.forEach(instances, (instance) =>
+        Effect.tryPromise(() =>
+          fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(900) }).then((r) =>
+            r.text()
+          )
+        ).pipe(
+          Effect.map((text) =>
+            samples.push({
+              t,
+              instance: instance.name,
+              queueLength: metricValue(text, "payment_queue_length"),
+              inFlight: metricValue(text, "payment_jobs_in_flight"),
+              recordedDefault: metricValue(text, "payments_recorded_total", "{processor=\"default\"}"),
+              recordedFallback: metricValue(text, "payments_recorded_total", "{processor=\"fallback\"}")
+            })
+          ),
+          Effect.ignore
+        ), { concurrency: "unbounded", discard: true })
+    })
+    const fiber = yield* Effect.forkScoped(Effect.repeat(scrape, Schedule.spaced("1 second")))
+    return { samples, fiber }
+  })
+
+/**
+ * One arena run: processor simulators, the backend's instances (behind nginx when there are two or more), a
+ * database they share, the official readiness probe, the scenario, and the report. Everything it starts is
+ * stopped when it returns, fails or is interrupted.
+ */
+export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) {
+  const { profile, root, out } = options
+  yield* Effect.tryPromise({
+    try: () => mkdir(out, { recursive: true }),
+    catch: () => new ProcessError({ process: "arena", message: `cannot create ${out}` })
+  })
+  const runId = String(yield* Clock.currentTimeMillis)
+  const limits = yield* limitGroups(options, runId)
+  yield* options.log(`limits: ${limits.description}`)
+  const samplerStartedAt = yield* Clock.currentTimeMillis
+  const sampler: Sampler = yield* makeSampler({ interval: "1 second", startedAt: samplerStartedAt })
+  const started: Array<Started> = []
+  const track = Effect.fn(function*(child: Started, service?: string) {
+    started.push(child)
+    const group = service === undefined ? undefined : limits.groups.get(service)
+    if (group !== undefined) yield* group.add(child.pid)
+    yield* sampler.track(child.name, child.pid)
+    return child
+  })
+
+  const processorPorts = { default: yield* freePort, fallback: yield* freePort }
+  const processors = {
+    default: `http://127.0.0.1:${processorPorts.default}`,
+    fallback: `http://127.0.0.1:${processorPorts.fallback}`
+  }
+  for (const name of ["default", "fallback"] as const) {
+    const simulator = yield* track(
+      yield* startProcess({
+        name: `processor-${name}`,
+        command: node,
+        args: [
+          join(root, "src/simulator/main.ts"),
+          "--port",
+          String(processorPorts[name]),
+          "--fee",
+          String(profile.fees[name])
+        ],
+        env: options.env,
+        dir: out
+      })
+    )
+    yield* waitHttp(`${processors[name]}/`, { watch: [simulator], timeout: 20_000 })
+  }
+
+  let database = "none"
+  let databaseUrl: string | undefined
+  if (options.backend._tag !== "Null") {
+    if (Option.isSome(options.databaseUrl)) {
+      databaseUrl = options.databaseUrl.value
+      database = "DATABASE_URL"
+    } else {
+      const port = yield* freePort
+      const server = yield* track(
+        yield* startProcess({
+          name: "database",
+          command: node,
+          args: [
+            join(root, "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"),
+            "--port",
+            String(port),
+            "--host",
+            "127.0.0.1",
+            "--max-connections",
+            String(8 * options.instances + 4)
+          ],
+          env: options.env,
+          dir: out
+        }),
+        "postgres"
+      )
+      yield* waitTcp(port, server)
+      databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
+      database = "embedded PGlite (pglite-socket), shared by every instance"
+    }
+  }
+
+  const lonely = options.instances === 1
+  const instancePorts: Array<number> = []
+  for (let i = 1; i <= options.instances; i++) instancePorts.push(lonely ? options.port : yield* freePort)
+  const instances: Array<{ readonly name: string; readonly url: string }> = []
+  for (const [index, port] of instancePorts.entries()) {
+    const name = `app${index + 1}`
+    const script = options.backend._tag === "Service"
+      ? join(root, "dist/main.js")
+      : options.backend._tag === "Null"
+      ? join(root, "src/arena/NullBackend.ts")
+      : options.backend.file
+    const instance = yield* track(
+      yield* startProcess({
+        name,
+        command: node,
+        args: [script],
+        env: {
+          ...options.env,
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          INSTANCE_ID: name,
+          PAYMENT_PROCESSOR_URL_DEFAULT: processors.default,
+          PAYMENT_PROCESSOR_URL_FALLBACK: processors.fallback,
+          LOG_LEVEL: options.env.LOG_LEVEL ?? "Warn",
+          ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl })
+        },
+        dir: out
+      }),
+      name
+    )
+    const url = `http://127.0.0.1:${port}`
+    // one at a time: PGlite serves every connection on one session, so two instances must not migrate at once
+    yield* waitHttp(`${url}/payments-summary`, { watch: [instance], timeout: 60_000 })
+    instances.push({ name, url })
+  }
+
+  let loadBalancer: "nginx" | "none" = "none"
+  if (!lonely) {
+    if (!existsSync("/usr/sbin/nginx") && !existsSync("/usr/bin/nginx")) {
+      return yield* new ProcessError({
+        process: "nginx",
+        message: "nginx is not installed: apt-get install -y nginx (or run with --instances 1, without a load balancer)"
+      })
+    }
+    const config = yield* writeNginxConfig({
+      template: join(root, "infra/nginx.conf"),
+      listenPort: options.port,
+      upstreamPorts: instancePorts,
+      dir: out
+    })
+    yield* track(
+      yield* startProcess({
+        name: "nginx",
+        command: existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "/usr/bin/nginx",
+        args: ["-p", out, "-c", config, "-g", "daemon off;"],
+        env: options.env,
+        dir: out
+      }),
+      "nginx"
+    )
+    loadBalancer = "nginx"
+  }
+
+  const backend = `http://127.0.0.1:${options.port}`
+  yield* waitHttp(`${backend}/payments-summary`, { watch: started, timeout: 30_000 })
+  const tries = yield* officialReadiness(backend)
+  yield* options.log(`ready after ${tries} ${tries === 1 ? "try" : "tries"} of GET /payments-summary`)
+
+  const scenarioStartedAt = yield* Clock.currentTimeMillis
+  const scraped = options.backend._tag === "Service"
+    ? yield* scrapeInstances(instances, scenarioStartedAt)
+    : { samples: [] as Array<InstanceSample> }
+  yield* options.log(
+    `running the ${profile.name} scenario: ${profile.duration} s, up to ${profile.maxVus} VUs, ${options.instances} ` +
+      `instance(s) of ${backendName(options.backend)}`
+  )
+  const result = yield* runScenario(profile, { backend, processors, initialToken: "123" }).pipe(
+    Effect.provide(ScenarioHttp.layer)
+  )
+  yield* sampler.sampleNow
+
+  const input = {
+    profile,
+    totals: result.totals,
+    p99: result.recorder.officialP99(),
+    inconsistencies: result.inconsistencies,
+    successfulPayments: result.recorder.successfulPayments,
+    failedPayments: result.recorder.failedPayments,
+    participant: "rinha-payments",
+    timestamp: new Date(result.endedAt)
+  }
+  const scorecard = score(input)
+  const offset = (scenarioStartedAt - samplerStartedAt) / 1000
+  const report: ArenaReport = {
+    meta: {
+      profile: profile.name,
+      startedAt: new Date(result.startedAt).toISOString(),
+      durationSeconds: profile.duration,
+      instances: options.instances,
+      backend: backendName(options.backend),
+      loadBalancer,
+      database,
+      limits: limits.description
+    },
+    scorecard,
+    official: officialJson(input, scorecard),
+    latency: { all: result.recorder.summary("all"), payments: result.recorder.summary("payments") },
+    ...(Option.isSome(options.floor) ? { nullFloor: options.floor.value } : {}),
+    series: {
+      seconds: result.recorder.seconds((t) => vusAt(profile, t)),
+      instances: scraped.samples,
+      processes: (yield* sampler.samples).map((s) => ({ ...s, t: s.t - offset })).filter((s) => s.t >= 0),
+      stages: profile.stages.filter((s) => s.at < profile.duration),
+      checks: result.checks
+    }
+  }
+  const files = yield* writeReport(report, out)
+  yield* options.log(renderScorecard(report))
+  yield* options.log(`report: ${files.html}`)
+  return report
+})
+
+const waitTcp = (port: number, server: Started) =>
+  Effect.callback<void, ProcessError>((resume) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once("error", () => resume(Effect.fail(new ProcessError({ process: "database", message: "not up" }))))
+  }).pipe(
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => server.child.exitCode === null }),
+    Effect.timeout("30 seconds")
+  )
+
+/** Runs the arena in its own scope: closing it stops every process the run started. */
+export const arena = (options: ArenaOptions) => Effect.scoped(runArena(options))

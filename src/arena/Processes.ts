@@ -1,0 +1,124 @@
+import { Effect, Schedule, Schema } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createWriteStream } from "node:fs"
+import { createServer } from "node:net"
+import { join } from "node:path"
+
+export class ProcessError extends Schema.TaggedError<ProcessError>()("ProcessError", {
+  process: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface Started {
+  readonly name: string
+  readonly pid: number
+  readonly child: ChildProcess
+  readonly log: string
+}
+
+/** A TCP port nothing listens on right now. */
+export const freePort = Effect.callback<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/**
+ * Runs a command with its output in `<dir>/<name>.log`. When the scope closes it gets SIGTERM, and SIGKILL if
+ * it is still there after `grace`: whatever the arena started ends with it, on success, failure or Ctrl-C.
+ */
+export const startProcess = (options: {
+  readonly name: string
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  /** The whole environment of the process. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly dir: string
+  readonly grace?: number
+}) =>
+  Effect.acquireRelease(
+    Effect.callback<Started, ProcessError>((resume) => {
+      const log = join(options.dir, `${options.name}.log`)
+      const out = createWriteStream(log)
+      const child = spawn(options.command, [...options.args], {
+        env: options.env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      child.stdout.pipe(out)
+      child.stderr.pipe(out)
+      child.once("error", (error) =>
+        resume(Effect.fail(new ProcessError({ process: options.name, message: error.message }))))
+      child.once("spawn", () =>
+        resume(Effect.succeed({ name: options.name, pid: child.pid ?? 0, child, log })))
+    }),
+    ({ child }) =>
+      Effect.callback<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+        const timer = setTimeout(() => child.kill("SIGKILL"), options.grace ?? 5000)
+        child.once("exit", () => {
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        child.kill("SIGTERM")
+      })
+  )
+
+/** Fails when the process has exited, naming its log; used while waiting for it to become ready. */
+export const ensureRunning = (started: Started) =>
+  started.child.exitCode === null && started.child.signalCode === null
+    ? Effect.void
+    : Effect.fail(
+      new ProcessError({
+        process: started.name,
+        message: `exited (${started.child.exitCode ?? started.child.signalCode}); see ${started.log}`
+      })
+    )
+
+const httpStatus = (url: string, timeoutMs: number) =>
+  Effect.tryPromise({
+    try: (signal) =>
+      fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }).then((r) =>
+        r.arrayBuffer().then(() => r.status)
+      ),
+    catch: (cause) => new ProcessError({ process: url, message: String(cause) })
+  })
+
+/** Polls `url` until it answers 2xx, while every process in `watch` stays alive. */
+export const waitHttp = (url: string, options: {
+  readonly watch: ReadonlyArray<Started>
+  readonly timeout: number
+  readonly interval?: number
+}) =>
+  Effect.gen(function*() {
+    yield* Effect.forEach(options.watch, ensureRunning, { discard: true })
+    const status = yield* httpStatus(url, 2000)
+    if (status < 200 || status >= 300) {
+      return yield* new ProcessError({ process: url, message: `answered ${status}` })
+    }
+  }).pipe(
+    Effect.retry({
+      schedule: Schedule.spaced(options.interval ?? 100),
+      while: (error) => !options.watch.some((s) => s.name === error.process)
+    }),
+    Effect.timeoutOrElse({
+      duration: options.timeout,
+      orElse: () => Effect.fail(new ProcessError({ process: url, message: `not ready after ${options.timeout} ms` }))
+    })
+  )
+
+/**
+ * The official runner's readiness probe (spec §1.2): GET /payments-summary answering 2xx within 3 s, up to
+ * 15 tries, 5 s apart. Returns how many tries it took.
+ */
+export const officialReadiness = (backend: string) =>
+  Effect.gen(function*() {
+    for (let attempt = 1; attempt <= 15; attempt++) {
+      const status = yield* Effect.option(httpStatus(`${backend}/payments-summary`, 3000))
+      if (status._tag === "Some" && status.value >= 200 && status.value < 300) return attempt
+      if (attempt < 15) yield* Effect.sleep("5 seconds")
+    }
+    return yield* new ProcessError({ process: "backend", message: "not ready after 15 tries, 5 s apart" })
+  })

@@ -1,0 +1,101 @@
+/**
+ * `pnpm arena [--profile final|preview|smoke] [--instances 2] [--vus N] [--duration S] [--timeline FILE]
+ *   [--limits] [--out DIR] [--port 9999] [--null-backend | --backend FILE] [--floor REPORT.json] [--no-build]`
+ *
+ * Runs the official test's scenario locally against the built service and writes arena-report.html/.json.
+ * Exits 0 when the run is green (no inconsistency, no slush fund, every payment accepted), 1 otherwise; a lag
+ * (payments acknowledged that never reached a processor) is lost money and is reported, not failed.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Option, Schema } from "effect"
+import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { arena, type Backend } from "./Arena.ts"
+import type { ArenaReport, LatencySummary } from "./Model.ts"
+import { customize, isProfileName, profiles, readTimeline } from "./Profiles.ts"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((arg, index) => index > 0 || arg !== "--"),
+  options: {
+    profile: { type: "string", default: "final" },
+    instances: { type: "string", default: "2" },
+    vus: { type: "string" },
+    duration: { type: "string" },
+    timeline: { type: "string" },
+    limits: { type: "boolean", default: false },
+    out: { type: "string" },
+    port: { type: "string", default: "9999" },
+    "null-backend": { type: "boolean", default: false },
+    backend: { type: "string" },
+    floor: { type: "string" },
+    "no-build": { type: "boolean", default: false }
+  }
+})
+
+const PositiveInt = Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
+class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
+
+const usage = (message: string) => new UsageError({ message: `${message} (usage: the comment atop src/arena/main.ts)` })
+
+const program = Effect.gen(function*() {
+  if (!isProfileName(values.profile)) return yield* usage(`unknown profile ${values.profile}`)
+  const decode = (name: string, value: string | undefined) =>
+    value === undefined
+      ? Effect.undefined
+      : Schema.decodeUnknownEffect(PositiveInt)(value).pipe(
+        Effect.mapError(() => usage(`--${name} ${value}: expected a positive integer`))
+      )
+  const instances = (yield* decode("instances", values.instances)) ?? 2
+  const port = (yield* decode("port", values.port)) ?? 9999
+  const vus = yield* decode("vus", values.vus)
+  const duration = yield* decode("duration", values.duration)
+  const stages = values.timeline === undefined ? undefined : yield* readTimeline(values.timeline)
+  const profile = customize(profiles[values.profile], {
+    ...(vus === undefined ? {} : { vus }),
+    ...(duration === undefined ? {} : { duration }),
+    ...(stages === undefined ? {} : { stages })
+  })
+  const backend: Backend = values["null-backend"]
+    ? { _tag: "Null" }
+    : values.backend !== undefined
+    ? { _tag: "Script", file: resolve(values.backend) }
+    : { _tag: "Service" }
+  if (backend._tag === "Service" && !values["no-build"]) {
+    const build = spawnSync(process.execPath, [join(root, "scripts/build.ts")], { cwd: root, stdio: "inherit" })
+    if (build.status !== 0) return yield* usage("the build failed")
+  }
+  const floor = values.floor === undefined
+    ? Option.none<LatencySummary>()
+    : Option.some((JSON.parse(readFileSync(values.floor, "utf8")) as ArenaReport).latency.all)
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-")
+  const out = resolve(
+    values.out ?? join(root, "arena-out", `${profile.name}${backend._tag === "Null" ? "-null" : ""}-${stamp}`)
+  )
+  const report = yield* arena({
+    root,
+    profile,
+    instances,
+    backend,
+    out,
+    port,
+    limits: values.limits,
+    databaseUrl: Option.fromNullishOr(process.env.DATABASE_URL),
+    env: process.env,
+    floor,
+    log: (line: string) => Console.log(line)
+  })
+  const card = report.scorecard
+  if (backend._tag === "Null") return
+  if (card.lag > 0) yield* Console.log(`warning: ${card.lag} acknowledged payments never reached a processor`)
+  if (card.inconsistencies > 0 || card.slushFund || card.failedPayments > 0) {
+    yield* Console.error("not green: inconsistencies, a slush fund or refused payments (see the report)")
+    process.exitCode = 1
+  }
+})
+
+NodeRuntime.runMain(program)
