@@ -3,20 +3,22 @@ import { DatabaseLive } from "./database/Database.ts"
 import { HttpServerLive } from "./http/HttpApp.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { PaymentForwarder } from "./payments/PaymentForwarder.ts"
+import { PaymentIntake } from "./payments/PaymentIntake.ts"
 import { PaymentQueue } from "./payments/PaymentQueue.ts"
 import { PaymentRecorder } from "./payments/PaymentRecorder.ts"
 import { PaymentRepository } from "./payments/PaymentRepository.ts"
 import { PaymentWorkers } from "./payments/PaymentWorkers.ts"
 import { ProcessorGateway } from "./processors/ProcessorGateway.ts"
+import { ProcessorHealth } from "./processors/ProcessorHealth.ts"
 
 /** The services the HTTP routes and the workers share: one queue, one recorder, one database pool. */
-export const ServicesLive = Layer.mergeAll(
-  PaymentQueue.layer,
-  PaymentForwarder.layer.pipe(Layer.provide(ProcessorGateway.layer)),
-  PaymentRecorder.layer
-).pipe(
+export const ServicesLive = Layer.mergeAll(PaymentForwarder.layer, PaymentRecorder.layer).pipe(
+  Layer.provide(ProcessorHealth.layer),
+  Layer.provide(ProcessorGateway.layer),
+  Layer.provideMerge(PaymentIntake.layer),
+  Layer.provideMerge(PaymentQueue.layer),
   Layer.provideMerge(PaymentRepository.layer),
-  Layer.provide(DatabaseLive),
+  Layer.provideMerge(DatabaseLive),
   Layer.provideMerge(Metrics.layer)
 )
 

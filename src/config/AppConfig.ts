@@ -39,6 +39,21 @@ export interface AppSettings {
   readonly retryBase: Duration.Duration
   readonly retryMax: Duration.Duration
   readonly recordBatchSize: number
+  readonly intakeDurability: "memory" | "postgres"
+  readonly intakeLease: Duration.Duration
+  readonly routing: {
+    readonly maxDefaultDelay: Duration.Duration
+    readonly maxDelay: Duration.Duration
+    readonly maxHold: Duration.Duration
+    readonly suspectFor: Duration.Duration
+    readonly utilization: number
+  }
+  readonly health: {
+    readonly pollInterval: Duration.Duration
+    readonly timeout: Duration.Duration
+    readonly lease: Duration.Duration
+    readonly refreshInterval: Duration.Duration
+  }
   readonly shutdownGrace: Duration.Duration
   readonly database: DatabaseSettings
   readonly otlpEndpoint: Option.Option<string>
@@ -88,17 +103,38 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   port: Config.Port("PORT").pipe(Config.withDefault(9999)),
   bodyLimit: positiveInt("HTTP_BODY_LIMIT", 4096),
   queueCapacity: positiveInt("PAYMENT_QUEUE_CAPACITY", 20_000),
-  workers: positiveInt("PAYMENT_WORKERS", 128),
+  workers: positiveInt("PAYMENT_WORKERS", 400),
   processorUrls: Config.all({
     default: httpUrl("PAYMENT_PROCESSOR_URL_DEFAULT").pipe(Config.withDefault("http://localhost:8001")),
     fallback: httpUrl("PAYMENT_PROCESSOR_URL_FALLBACK").pipe(Config.withDefault("http://localhost:8002"))
   }),
-  processorConnections: positiveInt("PROCESSOR_CONNECTIONS", 128),
+  processorConnections: positiveInt("PROCESSOR_CONNECTIONS", 400),
   processorTimeout: duration("PROCESSOR_TIMEOUT", "10 seconds"),
   processorAcquireTimeout: duration("PROCESSOR_ACQUIRE_TIMEOUT", "1 second"),
   retryBase: duration("PAYMENT_RETRY_BASE", "100 millis"),
   retryMax: duration("PAYMENT_RETRY_MAX", "5 seconds"),
   recordBatchSize: positiveInt("RECORD_BATCH_SIZE", 500),
+  intakeDurability: Config.schema(Schema.Literals(["memory", "postgres"]), "INTAKE_DURABILITY").pipe(
+    Config.withDefault("memory" as const)
+  ),
+  intakeLease: duration("INTAKE_CLAIM_LEASE", "10 seconds"),
+  routing: Config.all({
+    maxDefaultDelay: duration("ROUTING_MAX_DEFAULT_DELAY", "1 second"),
+    maxDelay: duration("ROUTING_MAX_DELAY", "1500 millis"),
+    maxHold: duration("ROUTING_MAX_HOLD", "0 millis"),
+    suspectFor: duration("ROUTING_SUSPECT_FOR", "1 second"),
+    utilization: Config.schema(
+      Schema.Finite.check(Schema.isBetween({ minimum: 0.05, maximum: 1 })),
+      "ROUTING_UTILIZATION"
+    )
+      .pipe(Config.withDefault(0.8))
+  }),
+  health: Config.all({
+    pollInterval: duration("HEALTH_POLL_INTERVAL", "5100 millis"),
+    timeout: duration("HEALTH_TIMEOUT", "2 seconds"),
+    lease: duration("HEALTH_LEASE", "3 seconds"),
+    refreshInterval: duration("HEALTH_REFRESH_INTERVAL", "250 millis")
+  }),
   shutdownGrace: duration("SHUTDOWN_GRACE", "10 seconds"),
   database: databaseSettings,
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),

@@ -61,6 +61,35 @@ const make = (options: { readonly runtimeMetrics: boolean }) => {
       labelNames: ["processor"] as const,
       registers
     }),
+    routingDecisions: new Counter({
+      name: "routing_decisions_total",
+      help: "Where payments were routed: default, fallback, or hold (waiting for a usable processor)",
+      labelNames: ["decision"] as const,
+      registers
+    }),
+    healthCalls: new Counter({
+      name: "processor_health_calls_total",
+      help: "Health endpoint calls this instance made as the elected poller, by processor and outcome",
+      labelNames: ["processor", "outcome"] as const,
+      registers
+    }),
+    healthPoller: new Gauge({
+      name: "processor_health_poller",
+      help: "1 while this instance holds the health poller lease",
+      registers
+    }),
+    processorFailing: new Gauge({
+      name: "processor_failing",
+      help: "1 while this instance considers the processor failing (its health, or a recent refusal)",
+      labelNames: ["processor"] as const,
+      registers
+    }),
+    processorDelay: new Gauge({
+      name: "processor_delay_estimate_seconds",
+      help: "This instance's estimate of the processor's answer time (its health, raised by observed latency)",
+      labelNames: ["processor"] as const,
+      registers
+    }),
     recordBatchSize: new Histogram({
       name: "payment_record_batch_size",
       help: "Rows written per batched insert",

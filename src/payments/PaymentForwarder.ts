@@ -1,33 +1,45 @@
-import { Clock, Context, Effect, Layer, Option, Result, Schedule, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { Metrics } from "../observability/Metrics.ts"
 import {
+  type ProcessorAmbiguous,
   ProcessorGateway,
   type ProcessorPayment,
   type ProcessorUnavailable,
   type SendOutcome
 } from "../processors/ProcessorGateway.ts"
+import { ProcessorHealth } from "../processors/ProcessorHealth.ts"
+import { route } from "../routing/RoutingPolicy.ts"
 import { backoff } from "./Backoff.ts"
-import { type PaymentRequest, type Processor, processors, type RecordedPayment } from "./Payment.ts"
-
-export class AllProcessorsUnavailable extends Schema.TaggedError<AllProcessorsUnavailable>()(
-  "AllProcessorsUnavailable",
-  {}
-) {}
+import type { PaymentRequest, Processor, RecordedPayment } from "./Payment.ts"
+import { type Attempt, PaymentIntake } from "./PaymentIntake.ts"
+import { PaymentQueue } from "./PaymentQueue.ts"
 
 /**
  * Takes a payment to a processor and answers what to record.
  *
- * Default first, fallback when default could not take the payment. A send that left and got no answer is
- * settled against the same processor, with the same requestedAt, and never re-routed: it may be stored there.
+ * Each attempt goes where the routing policy says, from the processors' shared health and this instance's own
+ * signals; a refused payment is routed again, and while no processor can take it, it waits. A send that left and
+ * got no answer is settled against the same processor, with the same requestedAt, and never re-routed: it may be
+ * stored there.
  */
 export class PaymentForwarder extends Context.Service<PaymentForwarder, {
-  readonly forward: (payment: PaymentRequest) => Effect.Effect<RecordedPayment>
+  /** `attempt`: the payment was taken over mid-send; settle it against that processor first. */
+  readonly forward: (payment: PaymentRequest, attempt?: Attempt) => Effect.Effect<RecordedPayment>
 }>()("app/payments/PaymentForwarder") {
-  static readonly layer: Layer.Layer<PaymentForwarder, never, AppConfig | ProcessorGateway> = Layer.effect(
+  static readonly layer: Layer.Layer<
+    PaymentForwarder,
+    never,
+    AppConfig | Metrics | ProcessorGateway | ProcessorHealth | PaymentIntake | PaymentQueue
+  > = Layer.effect(
     PaymentForwarder,
     Effect.gen(function*() {
       const config = yield* AppConfig
+      const metrics = yield* Metrics
       const gateway = yield* ProcessorGateway
+      const health = yield* ProcessorHealth
+      const queue = yield* PaymentQueue
+      const intake = yield* PaymentIntake
       const retry = Schedule.jittered(backoff(config))
 
       const settleOnce = (processor: Processor, payment: ProcessorPayment) =>
@@ -44,35 +56,71 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           yield* Effect.logWarning("ambiguous send, settling against the same processor").pipe(
             Effect.annotateLogs({ processor, correlationId: payment.correlationId })
           )
-          return yield* settleOnce(processor, payment).pipe(
+          return yield* health.track(processor, settleOnce(processor, payment), classify).pipe(
             Effect.retry(retry),
             Effect.orDie
           )
         }
       )
 
-      const attempt = Effect.fnUntraced(function*(payment: PaymentRequest) {
-        for (const processor of processors) {
-          const sent: ProcessorPayment = {
-            correlationId: payment.correlationId,
-            amount: payment.amount,
-            requestedAt: new Date(yield* Clock.currentTimeMillis)
-          }
-          const result = yield* gateway.send(processor, sent).pipe(
-            Effect.catchTag("ProcessorAmbiguous", () => settle(processor, sent)),
-            Effect.result
-          )
-          if (Result.isSuccess(result)) {
-            return { ...sent, processor } satisfies RecordedPayment
-          }
-          yield* logUnavailable(result.failure)
-        }
-        return yield* new AllProcessorsUnavailable()
-      })
+      const classify = (exit: { readonly ok: boolean; readonly error?: ProcessorUnavailable | ProcessorAmbiguous }) =>
+        exit.ok
+          ? "answered" as const
+          : exit.error?._tag === "ProcessorUnavailable"
+          ? "refused" as const
+          : "no-answer" as const
+
+      const settings = {
+        maxDefaultDelay: Duration.toMillis(config.routing.maxDefaultDelay),
+        maxDelay: Duration.toMillis(config.routing.maxDelay),
+        maxHold: Duration.toMillis(config.routing.maxHold),
+        utilization: config.routing.utilization
+      }
+
+      const decide = (heldFor: number) =>
+        Effect.gen(function*() {
+          const decision = route({
+            default: yield* health.view("default"),
+            fallback: yield* health.view("fallback"),
+            arrivalRate: yield* queue.arrivalRate,
+            capacity: config.processorConnections,
+            heldFor,
+            settings
+          })
+          metrics.routingDecisions.inc({ decision: decision._tag === "Hold" ? "hold" : decision.processor })
+          return decision
+        })
 
       const forward = Effect.fn("PaymentForwarder.forward")(
-        function*(payment: PaymentRequest) {
-          return yield* attempt(payment).pipe(Effect.retry(retry), Effect.orDie)
+        function*(payment: PaymentRequest, attempt?: Attempt) {
+          if (attempt !== undefined) {
+            const sent = { ...payment, requestedAt: attempt.requestedAt }
+            yield* settle(attempt.processor, sent)
+            return { ...sent, processor: attempt.processor } satisfies RecordedPayment
+          }
+          let heldSince: number | undefined
+          for (;;) {
+            const now = yield* Clock.currentTimeMillis
+            const decision = yield* decide(heldSince === undefined ? 0 : now - heldSince)
+            if (decision._tag === "Hold") {
+              heldSince ??= now
+              yield* health.awaitChange("250 millis")
+              continue
+            }
+            const processor = decision.processor
+            const sent: ProcessorPayment = {
+              correlationId: payment.correlationId,
+              amount: payment.amount,
+              requestedAt: new Date(yield* Clock.currentTimeMillis)
+            }
+            yield* intake.beforeSend(sent.correlationId, { processor, requestedAt: sent.requestedAt })
+            const result = yield* health.track(processor, gateway.send(processor, sent), classify).pipe(
+              Effect.catchTag("ProcessorAmbiguous", () => settle(processor, sent)),
+              Effect.result
+            )
+            if (Result.isSuccess(result)) return { ...sent, processor } satisfies RecordedPayment
+            yield* logUnavailable(result.failure)
+          }
         }
       )
 

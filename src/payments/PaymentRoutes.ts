@@ -4,6 +4,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { invalid, ServiceUnavailable } from "../http/ApiError.ts"
 import { decodeOrInvalid, readJson } from "../http/RequestBody.ts"
 import { PaymentRequest } from "./Payment.ts"
+import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
@@ -44,6 +45,7 @@ const summaryRange = Effect.gen(function*() {
 export const PaymentRoutes = Effect.gen(function*() {
   const { bodyLimit } = yield* AppConfig
   const queue = yield* PaymentQueue
+  const intake = yield* PaymentIntake
   const repository = yield* PaymentRepository
 
   return [
@@ -52,7 +54,7 @@ export const PaymentRoutes = Effect.gen(function*() {
       "/payments",
       readJson(bodyLimit).pipe(
         Effect.flatMap(decodePayment),
-        Effect.flatMap(queue.offer),
+        Effect.flatMap(intake.accept),
         Effect.as(accepted)
       )
     ),
@@ -73,6 +75,7 @@ export const PaymentRoutes = Effect.gen(function*() {
       "/purge-payments",
       Effect.gen(function*() {
         const dropped = yield* queue.purge
+        yield* intake.purge
         yield* repository.purge.pipe(
           Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be purged" }))
         )

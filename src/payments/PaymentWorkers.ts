@@ -24,7 +24,7 @@ export const PaymentWorkers: Layer.Layer<
     Effect.gen(function*() {
       const takenAt = yield* Clock.currentTimeMillis
       metrics.queueWait.observe((takenAt - job.enqueuedAt) / 1000)
-      const recorded = yield* forwarder.forward(job.payment)
+      const recorded = yield* forwarder.forward(job.payment, job.attempt)
       yield* recorder.record(recorded)
       metrics.jobDuration.observe(
         { processor: recorded.processor },

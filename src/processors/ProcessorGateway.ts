@@ -11,6 +11,11 @@ export interface ProcessorPayment {
   readonly requestedAt: Date
 }
 
+export interface HealthReport {
+  readonly failing: boolean
+  readonly minResponseTime: number
+}
+
 export interface StoredPayment {
   readonly amount: number
   readonly requestedAt: Date
@@ -40,6 +45,8 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
     processor: Processor,
     correlationId: string
   ) => Effect.Effect<Option.Option<StoredPayment>, ProcessorUnavailable>
+  /** GET /payments/service-health: rate limited by the processor to one call per 5 s for everyone together. */
+  readonly health: (processor: Processor) => Effect.Effect<HealthReport, ProcessorUnavailable>
 }>()("app/processors/ProcessorGateway") {
   static readonly layerNoDeps: Layer.Layer<ProcessorGateway, never, AppConfig | Metrics | HttpClient.HttpClient> = Layer
     .effect(
@@ -134,7 +141,23 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           (effect, processor) => withConnection(processor, effect)
         )
 
-        return ProcessorGateway.of({ send, lookup })
+        const health = Effect.fn("ProcessorGateway.health")(function*(processor: Processor) {
+          const response = yield* client.get(`${config.processorUrls[processor]}/payments/service-health`).pipe(
+            Effect.timeout(config.health.timeout),
+            Effect.mapError(() => new ProcessorUnavailable({ processor, reason: "health call failed" }))
+          )
+          if (response.status !== 200) {
+            yield* Effect.ignore(response.arrayBuffer)
+            return yield* new ProcessorUnavailable({ processor, reason: `health status ${response.status}` })
+          }
+          return yield* response.json.pipe(
+            Effect.flatMap(Schema.decodeUnknownEffect(HealthJson)),
+            Effect.timeout(config.health.timeout),
+            Effect.mapError(() => new ProcessorUnavailable({ processor, reason: "health body" }))
+          )
+        })
+
+        return ProcessorGateway.of({ send, lookup, health })
       })
     )
 
@@ -152,6 +175,8 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
     })
   )
 }
+
+const HealthJson = Schema.Struct({ failing: Schema.Boolean, minResponseTime: Schema.Finite })
 
 const StoredPaymentJson = Schema.Struct({ amount: Schema.Finite, requestedAt: Schema.String })
 

@@ -2,8 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig } from "../../src/config/AppConfig.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
 import type { Processor } from "../../src/payments/Payment.ts"
 import { PaymentForwarder } from "../../src/payments/PaymentForwarder.ts"
+import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
+import { PaymentQueue } from "../../src/payments/PaymentQueue.ts"
 import {
   ProcessorAmbiguous,
   ProcessorGateway,
@@ -12,6 +15,7 @@ import {
   type SendOutcome,
   type StoredPayment
 } from "../../src/processors/ProcessorGateway.ts"
+import { ProcessorHealth } from "../../src/processors/ProcessorHealth.ts"
 import { stub } from "../support/stub.ts"
 
 type Reply = SendOutcome | "unavailable" | "ambiguous"
@@ -60,6 +64,9 @@ const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount:
 const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
+    Layer.provide(Layer.mergeAll(ProcessorHealth.layerView, PaymentIntake.layerMemory)),
+    Layer.provideMerge(PaymentQueue.layer),
+    Layer.provide(Metrics.layerTest),
     Layer.provide(AppConfig.layerTest({ retryBase: Duration.millis(100), retryMax: Duration.seconds(1) }))
   )
 
@@ -150,7 +157,7 @@ describe("PaymentForwarder", () => {
     }).pipe(Effect.provide(forwarderWith(gateway.layer)))
   })
 
-  it.effect("retries with backoff while both processors are unavailable, stamping each attempt anew", () => {
+  it.effect("waits while both processors refuse, then tries again, stamping each attempt anew", () => {
     const gateway = scriptedGateway({
       send: [
         ["default", "unavailable"],
@@ -166,7 +173,7 @@ describe("PaymentForwarder", () => {
       yield* Effect.yieldNow
       assert.strictEqual(gateway.calls.length, 2)
       assert.isUndefined(fiber.pollUnsafe())
-      for (let i = 0; i < 20 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("100 millis")
+      for (let i = 0; i < 50 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("100 millis")
       const recorded = yield* Fiber.join(fiber)
       assert.strictEqual(recorded.processor, "default")
       assert.strictEqual(gateway.calls.length, 5)

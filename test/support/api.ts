@@ -5,6 +5,7 @@ import { connect } from "node:net"
 import { AppConfig, type AppSettings } from "../../src/config/AppConfig.ts"
 import { ApiServer } from "../../src/http/HttpApp.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
+import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
 import { PaymentQueue } from "../../src/payments/PaymentQueue.ts"
 import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
 
@@ -15,6 +16,7 @@ import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
 export const apiTestLayer = (overrides: Partial<AppSettings> = {}) =>
   ApiServer.pipe(
     Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(PaymentIntake.layerMemory),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provideMerge(PaymentRepository.layerMemory),
     Layer.provideMerge(Metrics.layerTest),

@@ -1,7 +1,9 @@
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import { connect } from "node:net"
 import { AppConfig, type AppSettings, type DatabaseSettings } from "../../src/config/AppConfig.ts"
+import { freePort, startNode } from "./process.ts"
 
 /** The PostgreSQL the suite runs against: DATABASE_URL when it is set (CI's second pass), else an embedded PGlite. */
 export const databaseUrl = Option.fromNullishOr(process.env.DATABASE_URL)
@@ -32,3 +34,35 @@ export const isolatedDatabase = Effect.gen(function*() {
 /** The test configuration with a database of its own. */
 export const configWithIsolatedDatabase = (overrides: Partial<AppSettings> = {}) =>
   Layer.unwrap(Effect.map(isolatedDatabase, (database) => AppConfig.layerTest({ ...overrides, database })))
+
+/**
+ * A database several service processes can share: a fresh schema on DATABASE_URL, or else a PGlite served over
+ * TCP by a child process. Returns its URL; everything is removed when the scope closes.
+ */
+export const sharedDatabaseUrl = Effect.gen(function*() {
+  const settings = yield* isolatedDatabase
+  if (settings._tag === "Url") return Redacted.value(settings.url)
+  const port = yield* freePort
+  const server = yield* startNode("node_modules/@electric-sql/pglite-socket/dist/scripts/server.js", {}, [
+    "--port",
+    String(port),
+    "--host",
+    "127.0.0.1",
+    "--max-connections",
+    "40"
+  ])
+  yield* Effect.tryPromise(() =>
+    new Promise<void>((resolve, reject) => {
+      const socket = connect({ port, host: "127.0.0.1" }, () => {
+        socket.destroy()
+        resolve()
+      })
+      socket.once("error", reject)
+    })
+  ).pipe(
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => server.child.exitCode === null }),
+    Effect.timeout("30 seconds"),
+    Effect.orDie
+  )
+  return `postgres://postgres@127.0.0.1:${port}/postgres`
+})

@@ -10,10 +10,10 @@ export interface Running {
 }
 
 /** Runs `node <script>` with the given environment; the process is killed when the scope closes. */
-export const startNode = (script: string, env: Record<string, string>) =>
+export const startNode = (script: string, env: Record<string, string>, args: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
-      const child = spawn(process.execPath, [script], {
+      const child = spawn(process.execPath, [script, ...args], {
         env: { PATH: process.env.PATH ?? "", ...env },
         stdio: ["ignore", "pipe", "pipe"]
       })

@@ -1,0 +1,234 @@
+import { Clock, Context, Deferred, Duration, Effect, Layer, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { type Processor, processors } from "../payments/Payment.ts"
+import type { ProcessorView } from "../routing/RoutingPolicy.ts"
+import { ProcessorGateway } from "./ProcessorGateway.ts"
+
+/** What the elected poller last read from a processor's health endpoint. */
+export interface PolledHealth {
+  readonly failing: boolean
+  readonly minResponseTime: number
+  /** Epoch milliseconds of the reading. */
+  readonly checkedAt: number
+}
+
+export type SendResult = "answered" | "refused" | "no-answer"
+
+/** Latency the passive signals must exceed the polled delay by before they raise the estimate, milliseconds. */
+const passiveTolerance = 250
+
+interface State {
+  polled: PolledHealth | undefined
+  /** The processor refused a payment: treat it as failing until then (epoch ms). */
+  suspectUntil: number
+  /** Slowest answer observed since the last poll, milliseconds. */
+  slowestSincePoll: number
+  /** Start times (epoch ms) of the sends still waiting for an answer. */
+  readonly pending: Set<number>
+}
+
+/**
+ * Each instance's view of the two processors. The health endpoint is read by one elected poller for the whole
+ * deployment (a lease row in PostgreSQL) and shared through a table every instance reads; between readings each
+ * instance adds what its own sends show: a refusal marks the processor failing for a moment, a slow answer or a
+ * send still pending raises its delay estimate.
+ */
+export class ProcessorHealth extends Context.Service<ProcessorHealth, {
+  readonly view: (processor: Processor) => Effect.Effect<ProcessorView>
+  /** Times a send and feeds its outcome to the passive signals. */
+  readonly track: <A, E>(
+    processor: Processor,
+    send: Effect.Effect<A, E>,
+    classify: (exit: { readonly ok: boolean; readonly error?: E }) => SendResult
+  ) => Effect.Effect<A, E>
+  /** Completes when the view of any processor changes, or after `within`, whichever is first. */
+  readonly awaitChange: (within: Duration.Input) => Effect.Effect<void>
+  readonly polled: (processor: Processor) => PolledHealth | undefined
+}>()("app/processors/ProcessorHealth") {
+  /** The view alone: fed by `setPolled` and the passive signals, no database and no poller. */
+  static readonly make = Effect.gen(function*() {
+    const config = yield* AppConfig
+    const metrics = yield* Metrics
+    const states: Record<Processor, State> = {
+      default: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Set() },
+      fallback: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Set() }
+    }
+    let changed = yield* Deferred.make<void>()
+    const signal = Effect.suspend(() => {
+      const fired = changed
+      return Effect.flatMap(Deferred.make<void>(), (next) => {
+        changed = next
+        return Deferred.succeed(fired, undefined)
+      })
+    })
+    const stale = Duration.toMillis(config.health.pollInterval) * 3
+
+    const viewAt = (processor: Processor, now: number): ProcessorView => {
+      const state = states[processor]
+      const polled = state.polled !== undefined && now - state.polled.checkedAt <= stale ? state.polled : undefined
+      let oldest = now
+      for (const startedAt of state.pending) oldest = Math.min(oldest, startedAt)
+      const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
+      const view = {
+        failing: (polled?.failing ?? false) || now < state.suspectUntil,
+        delay: Math.max(polled?.minResponseTime ?? 0, passive)
+      }
+      metrics.processorFailing.set({ processor }, view.failing ? 1 : 0)
+      metrics.processorDelay.set({ processor }, view.delay / 1000)
+      return view
+    }
+
+    const setPolled = (processor: Processor, polled: PolledHealth) =>
+      Effect.suspend(() => {
+        const state = states[processor]
+        const previous = state.polled
+        if (previous !== undefined && previous.checkedAt >= polled.checkedAt) return Effect.void
+        state.polled = polled
+        state.slowestSincePoll = 0
+        if (!polled.failing) state.suspectUntil = 0
+        return previous?.failing === polled.failing && previous.minResponseTime === polled.minResponseTime
+          ? Effect.void
+          : signal
+      })
+
+    const track = <A, E>(
+      processor: Processor,
+      send: Effect.Effect<A, E>,
+      classify: (exit: { readonly ok: boolean; readonly error?: E }) => SendResult
+    ) =>
+      Effect.gen(function*() {
+        const state = states[processor]
+        const startedAt = yield* Clock.currentTimeMillis
+        let token = startedAt
+        while (state.pending.has(token)) token += 0.001
+        state.pending.add(token)
+        const exit = yield* Effect.exit(send)
+        state.pending.delete(token)
+        const now = yield* Clock.currentTimeMillis
+        const result = exit._tag === "Success"
+          ? classify({ ok: true })
+          : classify({
+            ok: false,
+            ...(exit.cause.reasons[0]?._tag === "Fail" ? { error: exit.cause.reasons[0].error } : {})
+          })
+        if (result === "refused") {
+          const wasFailing = now < state.suspectUntil
+          state.suspectUntil = now + Duration.toMillis(config.routing.suspectFor)
+          if (!wasFailing) yield* signal
+        } else {
+          state.slowestSincePoll = Math.max(state.slowestSincePoll, now - startedAt)
+          if (result === "answered" && now < state.suspectUntil && exit._tag === "Success") {
+            state.suspectUntil = 0
+            yield* signal
+          }
+        }
+        return yield* exit
+      })
+
+    return {
+      service: ProcessorHealth.of({
+        view: (processor) => Effect.map(Clock.currentTimeMillis, (now) => viewAt(processor, now)),
+        track,
+        awaitChange: (within) =>
+          Effect.suspend(() => Deferred.await(changed).pipe(Effect.timeoutOption(within), Effect.asVoid)),
+        polled: (processor) => states[processor].polled
+      }),
+      setPolled
+    }
+  })
+
+  /** The view plus the table reader and, when this instance holds the lease, the poller. */
+  static readonly layer: Layer.Layer<
+    ProcessorHealth,
+    never,
+    AppConfig | Metrics | ProcessorGateway | SqlClient.SqlClient
+  > = Layer.effect(
+    ProcessorHealth,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const metrics = yield* Metrics
+      const gateway = yield* ProcessorGateway
+      const sql = yield* SqlClient.SqlClient
+      const { service, setPolled } = yield* ProcessorHealth.make
+      const holder = `${config.instanceId}-${randomUUID()}`
+      const leaseMillis = Duration.toMillis(config.health.lease)
+      const pollMillis = Duration.toMillis(config.health.pollInterval)
+
+      const refresh = Effect.gen(function*() {
+        const rows = yield* sql<{
+          readonly processor: Processor
+          readonly failing: boolean
+          readonly min_response_time: number
+          readonly checked_ms: number | null
+        }>`
+          SELECT processor, failing, min_response_time,
+                 (extract(epoch from checked_at) * 1000)::float8 AS checked_ms
+          FROM processor_health`
+        for (const row of rows) {
+          if (row.checked_ms === null) continue
+          yield* setPolled(row.processor, {
+            failing: row.failing,
+            minResponseTime: row.min_response_time,
+            checkedAt: Number(row.checked_ms)
+          })
+        }
+      })
+
+      const holdLease = Effect.map(
+        sql<{ readonly holder: string }>`
+          UPDATE health_poller_lease
+          SET holder = ${holder}, expires_at = now() + ${leaseMillis} * interval '1 millisecond'
+          WHERE id = 1 AND (holder = ${holder} OR expires_at < now())
+          RETURNING holder`,
+        (rows) => rows.length === 1
+      )
+
+      // the claim is the budget: only one claim per interval succeeds, whoever holds the lease
+      const pollIfDue = (processor: Processor) =>
+        Effect.gen(function*() {
+          const claimed = yield* sql`
+            UPDATE processor_health SET polled_at = now()
+            WHERE processor = ${processor} AND polled_at <= now() - ${pollMillis} * interval '1 millisecond'
+            RETURNING processor`
+          if (claimed.length === 0) return
+          const report = yield* Effect.result(gateway.health(processor))
+          metrics.healthCalls.inc({ processor, outcome: report._tag === "Success" ? "ok" : report.failure.reason })
+          if (report._tag === "Failure") return
+          yield* sql`
+            UPDATE processor_health
+            SET failing = ${report.success.failing}, min_response_time = ${Math.round(report.success.minResponseTime)},
+                checked_at = now()
+            WHERE processor = ${processor}`
+        })
+
+      const poller = Effect.gen(function*() {
+        const leader = yield* holdLease
+        metrics.healthPoller.set(leader ? 1 : 0)
+        if (leader) yield* Effect.forEach(processors, pollIfDue, { concurrency: "unbounded", discard: true })
+      })
+
+      const quietly = <E>(name: string) => (effect: Effect.Effect<void, E>) =>
+        effect.pipe(
+          Effect.catchCause((cause) => Effect.logDebug(`${name} failed, retrying`, cause)),
+          Effect.repeat(Schedule.spaced(config.health.refreshInterval)),
+          Effect.forkScoped
+        )
+      yield* refresh.pipe(Effect.ignore)
+      yield* quietly("health refresh")(refresh)
+      yield* quietly("health poller")(poller)
+      yield* Effect.addFinalizer(() =>
+        sql`UPDATE health_poller_lease SET expires_at = 'epoch' WHERE id = 1 AND holder = ${holder}`.pipe(Effect.ignore)
+      )
+      return service
+    })
+  )
+
+  /** A fixed view for tests: both processors healthy and instant unless `setPolled` says otherwise. */
+  static readonly layerView: Layer.Layer<ProcessorHealth, never, AppConfig | Metrics> = Layer.effect(
+    ProcessorHealth,
+    Effect.map(ProcessorHealth.make, ({ service }) => service)
+  )
+}
