@@ -261,6 +261,16 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     Effect.provide(ScenarioHttp.layer)
   )
   yield* sampler.sampleNow
+  const healthCalls = options.backend._tag === "Service"
+    ? yield* countHealthCalls(instances, (result.endedAt - scenarioStartedAt) / 60_000)
+    : undefined
+  if (healthCalls !== undefined) {
+    yield* options.log(
+      `health calls: default ${healthCalls.default}, fallback ${healthCalls.fallback} in ${
+        healthCalls.minutes.toFixed(1)
+      } min (at most one per processor per 5 s: ${Math.floor(healthCalls.minutes * 12) + 1})`
+    )
+  }
 
   const input = {
     profile,
@@ -283,7 +293,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       backend: backendName(options.backend),
       loadBalancer,
       database,
-      limits: limits.description
+      limits: limits.description,
+      ...(healthCalls === undefined ? {} : { healthCalls })
     },
     scorecard,
     official: officialJson(input, scorecard),
@@ -314,6 +325,24 @@ const waitTcp = (port: number, server: Started) =>
   }).pipe(
     Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => server.child.exitCode === null }),
     Effect.timeout("30 seconds")
+  )
+
+/** Sums processor_health_calls_total over the instances' /metrics. */
+const countHealthCalls = (instances: ReadonlyArray<{ readonly url: string }>, minutes: number) =>
+  Effect.forEach(
+    instances,
+    (instance) =>
+      Effect.tryPromise(() => fetch(`${instance.url}/metrics`).then((r) => r.text())).pipe(
+        Effect.orElseSucceed(() => "")
+      )
+  ).pipe(
+    Effect.map((texts) => {
+      const total = (processor: string) =>
+        texts.flatMap((text) => text.split("\n"))
+          .filter((line) => line.startsWith(`processor_health_calls_total{processor="${processor}"`))
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+      return { default: total("default"), fallback: total("fallback"), minutes }
+    })
   )
 
 /** Runs the arena in its own scope: closing it stops every process the run started. */

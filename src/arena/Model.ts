@@ -169,6 +169,8 @@ export interface ArenaReport {
     readonly database: string
     /** How resources were limited, or why they were not. */
     readonly limits: string
+    /** Health endpoint calls the instances made during the run, per processor (from their /metrics). */
+    readonly healthCalls?: { readonly default: number; readonly fallback: number; readonly minutes: number }
   }
   readonly scorecard: Scorecard
   /** The official final-results.json fields. */

@@ -47,6 +47,7 @@ export interface AppSettings {
     readonly maxHold: Duration.Duration
     readonly suspectFor: Duration.Duration
     readonly utilization: number
+    readonly maxSendRate: number
   }
   readonly health: {
     readonly pollInterval: Duration.Duration
@@ -127,7 +128,8 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       Schema.Finite.check(Schema.isBetween({ minimum: 0.05, maximum: 1 })),
       "ROUTING_UTILIZATION"
     )
-      .pipe(Config.withDefault(0.8))
+      .pipe(Config.withDefault(0.8)),
+    maxSendRate: positiveInt("ROUTING_MAX_SEND_RATE", 700)
   }),
   health: Config.all({
     pollInterval: duration("HEALTH_POLL_INTERVAL", "5100 millis"),

@@ -77,19 +77,33 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         utilization: config.routing.utilization
       }
 
-      const decide = (heldFor: number) =>
-        Effect.gen(function*() {
-          const decision = route({
-            default: yield* health.view("default"),
-            fallback: yield* health.view("fallback"),
-            arrivalRate: yield* queue.arrivalRate,
-            capacity: config.processorConnections,
-            heldFor,
-            settings
-          })
-          metrics.routingDecisions.inc({ decision: decision._tag === "Hold" ? "hold" : decision.processor })
-          return decision
+      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced by a
+      // token bucket holding a tenth of a second's worth
+      const rate = config.routing.maxSendRate / 1000
+      const burst = Math.max(1, rate * 100)
+      let tokens = burst
+      let refilledAt = yield* Clock.currentTimeMillis
+      const sendPermit: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        tokens = Math.min(burst, tokens + (now - refilledAt) * rate)
+        refilledAt = now
+        if (tokens >= 1) {
+          tokens--
+          return Effect.void
+        }
+        return Effect.andThen(Effect.sleep(Math.ceil((1 - tokens) / rate)), sendPermit)
+      })
+
+      const decide = Effect.fnUntraced(function*(heldSince: number | undefined) {
+        const now = yield* Clock.currentTimeMillis
+        return route({
+          default: yield* health.view("default"),
+          fallback: yield* health.view("fallback"),
+          arrivalRate: yield* queue.arrivalRate,
+          capacity: config.processorConnections,
+          heldFor: heldSince === undefined ? 0 : now - heldSince,
+          settings
         })
+      })
 
       const forward = Effect.fn("PaymentForwarder.forward")(
         function*(payment: PaymentRequest, attempt?: Attempt) {
@@ -100,10 +114,12 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           }
           let heldSince: number | undefined
           for (;;) {
-            const now = yield* Clock.currentTimeMillis
-            const decision = yield* decide(heldSince === undefined ? 0 : now - heldSince)
+            if ((yield* decide(heldSince))._tag === "Send") yield* sendPermit
+            // decided again once the pace allows a send: the wait may have been long
+            const decision = yield* decide(heldSince)
+            metrics.routingDecisions.inc({ decision: decision._tag === "Hold" ? "hold" : decision.processor })
             if (decision._tag === "Hold") {
-              heldSince ??= now
+              heldSince ??= yield* Clock.currentTimeMillis
               yield* health.awaitChange("250 millis")
               continue
             }

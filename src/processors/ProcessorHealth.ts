@@ -26,8 +26,8 @@ interface State {
   suspectUntil: number
   /** Slowest answer observed since the last poll, milliseconds. */
   slowestSincePoll: number
-  /** Start times (epoch ms) of the sends still waiting for an answer. */
-  readonly pending: Set<number>
+  /** Start times (epoch ms) of the sends still waiting for an answer, by send. */
+  readonly pending: Map<number, number>
 }
 
 /**
@@ -53,10 +53,11 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
     const config = yield* AppConfig
     const metrics = yield* Metrics
     const states: Record<Processor, State> = {
-      default: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Set() },
-      fallback: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Set() }
+      default: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Map() },
+      fallback: { polled: undefined, suspectUntil: 0, slowestSincePoll: 0, pending: new Map() }
     }
     let changed = yield* Deferred.make<void>()
+    let sends = 0
     const signal = Effect.suspend(() => {
       const fired = changed
       return Effect.flatMap(Deferred.make<void>(), (next) => {
@@ -70,7 +71,7 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const state = states[processor]
       const polled = state.polled !== undefined && now - state.polled.checkedAt <= stale ? state.polled : undefined
       let oldest = now
-      for (const startedAt of state.pending) oldest = Math.min(oldest, startedAt)
+      for (const startedAt of state.pending.values()) oldest = Math.min(oldest, startedAt)
       const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
       const view = {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
@@ -102,9 +103,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       Effect.gen(function*() {
         const state = states[processor]
         const startedAt = yield* Clock.currentTimeMillis
-        let token = startedAt
-        while (state.pending.has(token)) token += 0.001
-        state.pending.add(token)
+        const token = ++sends
+        state.pending.set(token, startedAt)
         const exit = yield* Effect.exit(send)
         state.pending.delete(token)
         const now = yield* Clock.currentTimeMillis

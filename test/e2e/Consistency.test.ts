@@ -1,6 +1,6 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { ServicesLive } from "../../src/App.ts"
 import { ApiServer } from "../../src/http/HttpApp.ts"
@@ -83,6 +83,52 @@ describe(`the whole service on ${backendName}`, () => {
             assert.strictEqual(windowed.default.totalRequests, (yield* primary.summary(range)).totalRequests)
             assert.strictEqual(windowed.fallback.totalRequests, (yield* secondary.summary(range)).totalRequests)
           }
+        }).pipe(Effect.provide(app))
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
+
+  it.live(
+    "sends that time out while the processor still works are settled there, once each",
+    () =>
+      Effect.gen(function*() {
+        const primary = yield* Simulator.make({ fee: 0.07 })
+        const secondary = yield* Simulator.make({ fee: 0.1 })
+        yield* primary.setDelay(700)
+        const app = ApiServer.pipe(
+          Layer.provideMerge(NodeHttpServer.layerTest),
+          Layer.provide(PaymentWorkers),
+          Layer.provide(ServicesLive),
+          Layer.provide(configWithIsolatedDatabase({
+            processorUrls: { default: primary.url, fallback: secondary.url },
+            processorTimeout: Duration.millis(300),
+            routing: {
+              maxDefaultDelay: Duration.seconds(1),
+              maxDelay: Duration.millis(1500),
+              maxHold: Duration.zero,
+              suspectFor: Duration.seconds(1),
+              utilization: 0.8,
+              maxSendRate: 700
+            }
+          }))
+        )
+        yield* Effect.gen(function*() {
+          const ids = Array.from({ length: 100 }, () => crypto.randomUUID())
+          const statuses = yield* Effect.forEach(ids, pay, { concurrency: 20 })
+          assert.isTrue(statuses.every((s) => s === 202))
+          const summary = yield* readSummary().pipe(
+            Effect.repeat({
+              schedule: Schedule.spaced("100 millis"),
+              until: (s) => s.default.totalRequests + s.fallback.totalRequests >= 100
+            }),
+            Effect.timeout("60 seconds")
+          )
+          yield* Effect.sleep("1 second")
+          const processors = { default: yield* primary.summary(), fallback: yield* secondary.summary() }
+          assert.strictEqual(processors.default.totalRequests + processors.fallback.totalRequests, 100, "none twice")
+          assert.strictEqual(summary.default.totalRequests, processors.default.totalRequests)
+          assert.strictEqual(summary.fallback.totalRequests, processors.fallback.totalRequests)
+          assert.isAbove(summary.default.totalRequests, 0, "the timed-out sends were settled on default")
         }).pipe(Effect.provide(app))
       }).pipe(Effect.scoped),
     { timeout: 120_000 }
