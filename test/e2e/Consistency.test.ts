@@ -19,6 +19,16 @@ const readSummary = (query = "") =>
     Effect.map((json) => json as unknown as Summary)
   )
 
+/** Polls the backend's summary until it holds `n` payments in all. */
+const summaryReaching = (n: number) =>
+  readSummary().pipe(
+    Effect.repeat({
+      schedule: Schedule.spaced("100 millis"),
+      until: (s) => s.default.totalRequests + s.fallback.totalRequests >= n
+    }),
+    Effect.timeout("60 seconds")
+  )
+
 const pay = (correlationId: string) =>
   HttpClient.execute(
     HttpClientRequest.post("/payments").pipe(
@@ -54,13 +64,7 @@ describe(`the whole service on ${backendName}`, () => {
           const duplicates = yield* Effect.forEach(ids.slice(0, 50), pay, { concurrency: 10 })
           assert.isTrue(duplicates.every((s) => s === 202), "a repeated correlationId is accepted again")
 
-          const summary = yield* readSummary().pipe(
-            Effect.repeat({
-              schedule: Schedule.spaced("100 millis"),
-              until: (s) => s.default.totalRequests + s.fallback.totalRequests >= 2000
-            }),
-            Effect.timeout("60 seconds")
-          )
+          const summary = yield* summaryReaching(2000)
           yield* Effect.sleep("200 millis")
           const settled = yield* readSummary()
           assert.deepStrictEqual(settled, summary, "nothing more arrives: each payment was forwarded once")
@@ -116,13 +120,7 @@ describe(`the whole service on ${backendName}`, () => {
           const ids = Array.from({ length: 100 }, () => crypto.randomUUID())
           const statuses = yield* Effect.forEach(ids, pay, { concurrency: 20 })
           assert.isTrue(statuses.every((s) => s === 202))
-          const summary = yield* readSummary().pipe(
-            Effect.repeat({
-              schedule: Schedule.spaced("100 millis"),
-              until: (s) => s.default.totalRequests + s.fallback.totalRequests >= 100
-            }),
-            Effect.timeout("60 seconds")
-          )
+          const summary = yield* summaryReaching(100)
           yield* Effect.sleep("1 second")
           const processors = { default: yield* primary.summary(), fallback: yield* secondary.summary() }
           assert.strictEqual(processors.default.totalRequests + processors.fallback.totalRequests, 100, "none twice")

@@ -2,16 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
-import { freePort, type Running, startNode } from "../support/process.ts"
-
-const post = (port: number, correlationId: string) =>
-  Effect.tryPromise(() =>
-    fetch(`http://127.0.0.1:${port}/payments`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ correlationId, amount: 20.05 })
-    }).then((response) => response.status)
-  )
+import { freePort, postPayment, type Running, startNode } from "../support/process.ts"
 
 const summary = (port: number) =>
   Effect.tryPromise(() =>
@@ -56,7 +47,7 @@ describe(`durable intake on ${backendName}`, () => {
         const a = yield* startNode("src/main.ts", env(portA, "a"))
         yield* ready(portA, a)
         const ids = Array.from({ length: 100 }, () => crypto.randomUUID())
-        const statuses = yield* Effect.forEach(ids, (id) => post(portA, id), { concurrency: 20 })
+        const statuses = yield* Effect.forEach(ids, (id) => postPayment(portA, id), { concurrency: 20 })
         assert.isTrue(statuses.every((s) => s === 202), String(statuses))
         a.child.kill("SIGKILL")
         yield* a.exited
@@ -86,7 +77,7 @@ describe(`durable intake on ${backendName}`, () => {
         )
         assert.strictEqual(recorded.default.totalRequests, (yield* primary.summary()).totalRequests)
         assert.strictEqual(recorded.fallback.totalRequests, (yield* secondary.summary()).totalRequests)
-        const again = yield* post(portB, ids[0])
+        const again = yield* postPayment(portB, ids[0])
         assert.strictEqual(again, 202, "a recorded payment posted again is acknowledged")
         yield* Effect.sleep("500 millis")
         assert.strictEqual(yield* total, 100, "and not forwarded again")

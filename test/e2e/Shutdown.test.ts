@@ -2,16 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Schedule } from "effect"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
 import { isolatedDatabase } from "../support/database.ts"
-import { freePort, startNode } from "../support/process.ts"
-
-const post = (port: number, correlationId: string) =>
-  Effect.tryPromise(() =>
-    fetch(`http://127.0.0.1:${port}/payments`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ correlationId, amount: 20.05 })
-    }).then((response) => response.status)
-  )
+import { freePort, postPayment, startNode } from "../support/process.ts"
 
 describe("shutdown", () => {
   it.live(
@@ -38,7 +29,7 @@ describe("shutdown", () => {
         )
 
         const ids = Array.from({ length: 200 }, () => crypto.randomUUID())
-        const statuses = yield* Effect.forEach(ids, (id) => post(port, id), { concurrency: 20 })
+        const statuses = yield* Effect.forEach(ids, (id) => postPayment(port, id), { concurrency: 20 })
         assert.isTrue(statuses.every((s) => s === 202))
         const before = (yield* primary.summary()).totalRequests + (yield* secondary.summary()).totalRequests
         assert.isBelow(before, 200, "a backlog is still queued: 4 workers at 100 ms each")
@@ -46,7 +37,9 @@ describe("shutdown", () => {
         service.child.kill("SIGTERM")
         yield* Effect.sleep("300 millis")
         assert.isNull(service.child.exitCode, "still draining")
-        const duringDrain = yield* Effect.result(post(port, crypto.randomUUID()).pipe(Effect.timeout("2 seconds")))
+        const duringDrain = yield* Effect.result(
+          postPayment(port, crypto.randomUUID()).pipe(Effect.timeout("2 seconds"))
+        )
         assert.strictEqual(duringDrain._tag, "Failure", "the server stopped accepting before the drain")
         const code = yield* service.exited.pipe(Effect.timeout("30 seconds"))
         assert.strictEqual(code, 0, service.output())

@@ -25,3 +25,13 @@ export const startNode = (script: string, env: Record<string, string>, args: Rea
     }),
     ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
   )
+
+/** POST /payments of 20.05 to a service process on `port`; the HTTP status. */
+export const postPayment = (port: number, correlationId: string) =>
+  Effect.tryPromise(() =>
+    fetch(`http://127.0.0.1:${port}/payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ correlationId, amount: 20.05 })
+    }).then((response) => response.status)
+  )
