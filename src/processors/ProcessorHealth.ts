@@ -73,14 +73,19 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       let oldest = now
       for (const startedAt of state.pending.values()) oldest = Math.min(oldest, startedAt)
       const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
-      const view = {
+      return {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
         delay: Math.max(polled?.minResponseTime ?? 0, passive)
       }
-      metrics.processorFailing.set({ processor }, view.failing ? 1 : 0)
-      metrics.processorDelay.set({ processor }, view.delay / 1000)
-      return view
     }
+
+    const publish = Effect.map(Clock.currentTimeMillis, (now) => {
+      for (const processor of processors) {
+        const view = viewAt(processor, now)
+        metrics.processorFailing.set({ processor }, view.failing ? 1 : 0)
+        metrics.processorDelay.set({ processor }, view.delay / 1000)
+      }
+    })
 
     const setPolled = (processor: Processor, polled: PolledHealth) =>
       Effect.suspend(() => {
@@ -136,7 +141,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
           Effect.suspend(() => Deferred.await(changed).pipe(Effect.timeoutOption(within), Effect.asVoid)),
         polled: (processor) => states[processor].polled
       }),
-      setPolled
+      setPolled,
+      publish
     }
   })
 
@@ -152,7 +158,7 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const metrics = yield* Metrics
       const gateway = yield* ProcessorGateway
       const sql = yield* SqlClient.SqlClient
-      const { service, setPolled } = yield* ProcessorHealth.make
+      const { publish, service, setPolled } = yield* ProcessorHealth.make
       const holder = `${config.instanceId}-${randomUUID()}`
       const leaseMillis = Duration.toMillis(config.health.lease)
       const pollMillis = Duration.toMillis(config.health.pollInterval)
@@ -175,6 +181,7 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
             checkedAt: Number(row.checked_ms)
           })
         }
+        yield* publish
       })
 
       const holdLease = Effect.map(
