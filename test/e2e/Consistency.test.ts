@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { ServicesLive } from "../../src/App.ts"
+import type { AppSettings } from "../../src/config/AppConfig.ts"
 import { ApiServer } from "../../src/http/HttpApp.ts"
 import { PaymentWorkers } from "../../src/payments/PaymentWorkers.ts"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
@@ -29,6 +30,21 @@ const summaryReaching = (n: number) =>
     Effect.timeout("60 seconds")
   )
 
+/** The whole service on an ephemeral port, forwarding to the two simulators, on a database of its own. */
+const wholeService = (
+  processors: { readonly primary: Simulator.SimulatorHandle; readonly secondary: Simulator.SimulatorHandle },
+  overrides: Partial<AppSettings>
+) =>
+  ApiServer.pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(PaymentWorkers),
+    Layer.provide(ServicesLive),
+    Layer.provide(configWithIsolatedDatabase({
+      processorUrls: { default: processors.primary.url, fallback: processors.secondary.url },
+      ...overrides
+    }))
+  )
+
 const pay = (correlationId: string) =>
   HttpClient.execute(
     HttpClientRequest.post("/payments").pipe(
@@ -43,15 +59,7 @@ describe(`the whole service on ${backendName}`, () => {
       Effect.gen(function*() {
         const primary = yield* Simulator.make({ fee: 0.07 })
         const secondary = yield* Simulator.make({ fee: 0.1 })
-        const app = ApiServer.pipe(
-          Layer.provideMerge(NodeHttpServer.layerTest),
-          Layer.provide(PaymentWorkers),
-          Layer.provide(ServicesLive),
-          Layer.provide(configWithIsolatedDatabase({
-            processorUrls: { default: primary.url, fallback: secondary.url },
-            workers: 64
-          }))
-        )
+        const app = wholeService({ primary, secondary }, { workers: 64 })
         yield* Effect.gen(function*() {
           const ids = Array.from({ length: 2000 }, () => crypto.randomUUID())
           const startedAt = new Date()
@@ -99,23 +107,7 @@ describe(`the whole service on ${backendName}`, () => {
         const primary = yield* Simulator.make({ fee: 0.07 })
         const secondary = yield* Simulator.make({ fee: 0.1 })
         yield* primary.setDelay(700)
-        const app = ApiServer.pipe(
-          Layer.provideMerge(NodeHttpServer.layerTest),
-          Layer.provide(PaymentWorkers),
-          Layer.provide(ServicesLive),
-          Layer.provide(configWithIsolatedDatabase({
-            processorUrls: { default: primary.url, fallback: secondary.url },
-            processorTimeout: Duration.millis(300),
-            routing: {
-              maxDefaultDelay: Duration.seconds(1),
-              maxDelay: Duration.millis(1500),
-              maxHold: Duration.zero,
-              suspectFor: Duration.seconds(1),
-              utilization: 0.8,
-              maxSendRate: 700
-            }
-          }))
-        )
+        const app = wholeService({ primary, secondary }, { processorTimeout: Duration.millis(300) })
         yield* Effect.gen(function*() {
           const ids = Array.from({ length: 100 }, () => crypto.randomUUID())
           const statuses = yield* Effect.forEach(ids, pay, { concurrency: 20 })

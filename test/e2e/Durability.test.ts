@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
-import { freePort, postPayment, type Running, startNode } from "../support/process.ts"
+import { freePort, postPayment, startNode, waitReady } from "../support/process.ts"
 
 const summary = (port: number) =>
   Effect.tryPromise(() =>
@@ -10,16 +10,6 @@ const summary = (port: number) =>
       r.json() as Promise<{ default: { totalRequests: number }; fallback: { totalRequests: number } }>
     )
   )
-
-const ready = (port: number, service: Running) =>
-  Effect.tryPromise(() =>
-    fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok ? r.status : Promise.reject(r.status))
-  )
-    .pipe(
-      Effect.retry({ schedule: Schedule.spaced("200 millis"), while: () => service.child.exitCode === null }),
-      Effect.timeout("60 seconds"),
-      Effect.catch(() => Effect.die(new Error(`not ready: ${service.output()}`)))
-    )
 
 describe(`durable intake on ${backendName}`, () => {
   it.live(
@@ -45,7 +35,7 @@ describe(`durable intake on ${backendName}`, () => {
 
         const portA = yield* freePort
         const a = yield* startNode("src/main.ts", env(portA, "a"))
-        yield* ready(portA, a)
+        yield* waitReady(portA, a)
         const ids = Array.from({ length: 100 }, () => crypto.randomUUID())
         const statuses = yield* Effect.forEach(ids, (id) => postPayment(portA, id), { concurrency: 20 })
         assert.isTrue(statuses.every((s) => s === 202), String(statuses))
@@ -56,7 +46,7 @@ describe(`durable intake on ${backendName}`, () => {
 
         const portB = yield* freePort
         const b = yield* startNode("src/main.ts", env(portB, "b"))
-        yield* ready(portB, b)
+        yield* waitReady(portB, b)
         const total = Effect.gen(function*() {
           return (yield* primary.summary()).totalRequests + (yield* secondary.summary()).totalRequests
         })

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schedule } from "effect"
+import { Effect, Redacted } from "effect"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
 import { isolatedDatabase } from "../support/database.ts"
-import { freePort, postPayment, startNode } from "../support/process.ts"
+import { freePort, postPayment, startNode, waitReady } from "../support/process.ts"
 
 describe("shutdown", () => {
   it.live(
@@ -23,10 +23,7 @@ describe("shutdown", () => {
           SHUTDOWN_GRACE: "20 seconds",
           ...(database._tag === "Url" ? { DATABASE_URL: Redacted.value(database.url) } : {})
         })
-        yield* Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status)).pipe(
-          Effect.retry(Schedule.spaced("200 millis")),
-          Effect.timeout("30 seconds")
-        )
+        yield* waitReady(port, service)
 
         const ids = Array.from({ length: 200 }, () => crypto.randomUUID())
         const statuses = yield* Effect.forEach(ids, (id) => postPayment(port, id), { concurrency: 20 })

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 
 export { freePort } from "../../src/arena/Processes.ts"
@@ -34,4 +34,14 @@ export const postPayment = (port: number, correlationId: string) =>
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ correlationId, amount: 20.05 })
     }).then((response) => response.status)
+  )
+
+/** Waits until the service process on `port` answers GET /ready with 2xx; dies with its output if it never does. */
+export const waitReady = (port: number, service: Running) =>
+  Effect.tryPromise(() =>
+    fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok ? r.status : Promise.reject(r.status))
+  ).pipe(
+    Effect.retry({ schedule: Schedule.spaced("200 millis"), while: () => service.child.exitCode === null }),
+    Effect.timeout("60 seconds"),
+    Effect.catch(() => Effect.die(new Error(`not ready: ${service.output()}`)))
   )
