@@ -1,5 +1,6 @@
 import { Layer } from "effect"
 import { DatabaseLive } from "./database/Database.ts"
+import { QueryMetricsLive } from "./database/QueryMetrics.ts"
 import { HttpServerLive } from "./http/HttpApp.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { PaymentForwarder } from "./payments/PaymentForwarder.ts"
@@ -19,6 +20,7 @@ export const ServicesLive = Layer.mergeAll(PaymentForwarder.layer, PaymentRecord
   Layer.provideMerge(PaymentQueue.layer),
   Layer.provideMerge(PaymentRepository.layer),
   Layer.provideMerge(DatabaseLive),
+  Layer.provideMerge(QueryMetricsLive),
   Layer.provideMerge(Metrics.layer)
 )
 

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { connect } from "node:net"
 import { join } from "node:path"
+import { readNodeFlags } from "./Image.ts"
 import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
 import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
 import { writeNginxConfig } from "./Nginx.ts"
@@ -28,6 +29,10 @@ export interface ArenaOptions {
   /** Where the backend answers: nginx with two or more instances, else the only instance. */
   readonly port: number
   readonly limits: boolean
+  /** The compose file whose `deploy.resources.limits` --limits applies. */
+  readonly compose: string
+  /** Node flags for the service's instances; by default the Dockerfile CMD's. */
+  readonly nodeFlags: Option.Option<ReadonlyArray<string>>
   readonly databaseUrl: Option.Option<string>
   /** The environment every started process inherits. */
   readonly env: Readonly<Record<string, string | undefined>>
@@ -44,8 +49,8 @@ const backendName = (backend: Backend) =>
 const limitGroups = Effect.fn("Arena.limitGroups")(function*(options: ArenaOptions, runId: string) {
   const none = (reason: string) => ({ groups: new Map<string, LimitGroup>(), description: reason })
   if (!options.limits) return none("off (pass --limits to apply docker-compose.yaml's budget)")
-  const compose = join(options.root, "docker-compose.yaml")
-  if (!existsSync(compose)) return none("requested, but there is no docker-compose.yaml yet: running unlimited")
+  const compose = options.compose
+  if (!existsSync(compose)) return none(`requested, but there is no ${compose}: running unlimited`)
   const support = yield* detectCgroups
   if ("unavailable" in support) {
     return none(`requested, but cgroups are unavailable (${support.unavailable}): unlimited`)
@@ -125,6 +130,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     return child
   })
 
+  const groupOf = (service: string) => limits.groups.get(service)?.directories ?? []
+
   const processorPorts = { default: yield* freePort, fallback: yield* freePort }
   const processors = {
     default: `http://127.0.0.1:${processorPorts.default}`,
@@ -171,7 +178,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
             String(8 * options.instances + 4)
           ],
           env: options.env,
-          dir: out
+          dir: out,
+          cgroups: groupOf("postgres")
         }),
         "postgres"
       )
@@ -185,6 +193,17 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   const instancePorts: Array<number> = []
   for (let i = 1; i <= options.instances; i++) instancePorts.push(lonely ? options.port : yield* freePort)
   const instances: Array<{ readonly name: string; readonly url: string }> = []
+  // the service runs with the container's Node flags unless told otherwise; other backends as they are
+  const flags = options.backend._tag !== "Service"
+    ? []
+    : Option.isSome(options.nodeFlags)
+    ? options.nodeFlags.value
+    : yield* readNodeFlags(join(root, "Dockerfile"))
+  if (options.backend._tag === "Service") {
+    yield* options.log(
+      `node flags${Option.isSome(options.nodeFlags) ? "" : " (the Dockerfile's CMD)"}: ${flags.join(" ")}`
+    )
+  }
   for (const [index, port] of instancePorts.entries()) {
     const name = `app${index + 1}`
     const script = options.backend._tag === "Service"
@@ -196,7 +215,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       yield* startProcess({
         name,
         command: node,
-        args: [script],
+        args: [...flags, script],
         env: {
           ...options.env,
           PORT: String(port),
@@ -207,7 +226,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
           LOG_LEVEL: options.env.LOG_LEVEL ?? "Warn",
           ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl })
         },
-        dir: out
+        dir: out,
+        cgroups: groupOf(name)
       }),
       name
     )
@@ -237,7 +257,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         command: existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "/usr/bin/nginx",
         args: ["-p", out, "-c", config, "-g", "daemon off;"],
         env: options.env,
-        dir: out
+        dir: out,
+        cgroups: groupOf("nginx")
       }),
       "nginx"
     )
@@ -272,6 +293,14 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     )
   }
 
+  const cgroups = yield* Effect.forEach(limits.groups, ([service, group]) =>
+    Effect.map(group.usage, (usage) => ({
+      service,
+      limitMiB: group.memoryBytes / 2 ** 20,
+      peakMiB: usage.peakBytes === undefined ? undefined : usage.peakBytes / 2 ** 20,
+      oomKills: usage.oomKills
+    })))
+
   const input = {
     profile,
     totals: result.totals,
@@ -294,6 +323,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       loadBalancer,
       database,
       limits: limits.description,
+      ...(cgroups.length === 0 ? {} : { cgroups }),
       ...(healthCalls === undefined ? {} : { healthCalls })
     },
     scorecard,

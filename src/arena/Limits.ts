@@ -127,9 +127,27 @@ export interface LimitGroup {
   /** Moves a process (all its threads) into the group; its later children are born inside. */
   readonly add: (pid: number) => Effect.Effect<void, LimitsError>
   readonly description: string
+  readonly memoryBytes: number
   /** The cgroup directories: one on v2, one per controller (cpu, memory) on v1. */
   readonly directories: ReadonlyArray<string>
+  /** What the kernel charged the group so far: its peak memory (page cache included, as Docker counts it) and OOM kills. */
+  readonly usage: Effect.Effect<CgroupUsage>
 }
+
+export interface CgroupUsage {
+  /** Undefined where the kernel does not keep a peak (cgroup v2 before Linux 5.19). */
+  readonly peakBytes: number | undefined
+  readonly oomKills: number
+}
+
+const readNumber = (path: string) =>
+  Effect.map(readText(path), (text) => {
+    const value = Number(text?.trim())
+    return text === undefined || !Number.isFinite(value) ? undefined : value
+  })
+
+/** The `oom_kill` count of a v1 `memory.oom_control` or a v2 `memory.events` file. */
+export const oomKillsOf = (text: string | undefined): number => Number(/^oom_kill (\d+)$/m.exec(text ?? "")?.[1] ?? 0)
 
 /** Docker's CFS period, microseconds. */
 export const cpuPeriod = 100_000
@@ -301,8 +319,13 @@ export const makeLimitGroup = Effect.fn("Limits.makeLimitGroup")(
       }
       return {
         description: `${summary} (cgroup v2 ${directory})`,
+        memoryBytes: limit.memoryBytes,
         directories: [directory],
-        add: (pid: number) => write(join(directory, "cgroup.procs"), `${pid}\n`, service)
+        add: (pid: number) => write(join(directory, "cgroup.procs"), `${pid}\n`, service),
+        usage: Effect.all({
+          peakBytes: readNumber(join(directory, "memory.peak")),
+          oomKills: Effect.map(readText(join(directory, "memory.events")), oomKillsOf)
+        })
       }
     }
 
@@ -323,12 +346,17 @@ export const makeLimitGroup = Effect.fn("Limits.makeLimitGroup")(
     }
     return {
       description: `${summary} (cgroup v1 cpu,memory ${name})`,
+      memoryBytes: limit.memoryBytes,
       directories: [cpuDirectory, memoryDirectory],
       add: (pid: number) =>
         Effect.gen(function*() {
           yield* write(join(cpuDirectory, "cgroup.procs"), `${pid}\n`, service)
           yield* write(join(memoryDirectory, "cgroup.procs"), `${pid}\n`, service)
-        })
+        }),
+      usage: Effect.all({
+        peakBytes: readNumber(join(memoryDirectory, "memory.max_usage_in_bytes")),
+        oomKills: Effect.map(readText(join(memoryDirectory, "memory.oom_control")), oomKillsOf)
+      })
     }
   }
 )

@@ -130,6 +130,8 @@ export interface ProcessSample {
   readonly t: number
   readonly process: string
   readonly rssMiB: number
+  /** The anonymous part of the RSS; the rest is file pages (the node binary's code, mostly), shared and reclaimable. */
+  readonly anonMiB?: number
   /** Share of one core used since the previous sample, percent. */
   readonly cpuPercent: number
 }
@@ -169,6 +171,13 @@ export interface ArenaReport {
     readonly database: string
     /** How resources were limited, or why they were not. */
     readonly limits: string
+    /** Per limited service: its memory limit, the peak the kernel charged it, and how often it was OOM-killed. */
+    readonly cgroups?: ReadonlyArray<{
+      readonly service: string
+      readonly limitMiB: number
+      readonly peakMiB: number | undefined
+      readonly oomKills: number
+    }>
     /** Health endpoint calls the instances made during the run, per processor (from their /metrics). */
     readonly healthCalls?: { readonly default: number; readonly fallback: number; readonly minutes: number }
   }

@@ -15,6 +15,8 @@ export const clockTicksPerSecond = 100
 
 export interface ProcessReading {
   readonly rssBytes: number
+  /** The anonymous part of the RSS (heap, stacks): what a memory limit cannot reclaim, unlike file pages. */
+  readonly anonBytes: number
   /** utime + stime, clock ticks. */
   readonly cpuTicks: number
 }
@@ -54,8 +56,8 @@ export const readProcess = (pid: number): Effect.Effect<Option.Option<ProcessRea
     if (stat === undefined || status === undefined || stat.state === "Z" || stat.state === "X") {
       return Option.none()
     }
-    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status)
-    return Option.some({ rssBytes: rss === null ? 0 : Number(rss[1]) * 1024, cpuTicks: stat.cpuTicks })
+    const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024
+    return Option.some({ rssBytes: kB("VmRSS"), anonBytes: kB("RssAnon"), cpuTicks: stat.cpuTicks })
   })
 
 /** The children the kernel lists for each thread of `pid`; undefined without CONFIG_PROC_CHILDREN. */
@@ -154,6 +156,7 @@ interface Entry {
 
 interface TreeReading {
   readonly rssBytes: number
+  readonly anonBytes: number
   readonly ticks: Map<number, number>
 }
 
@@ -164,15 +167,17 @@ const readTrees = Effect.fnUntraced(function*(roots: Iterable<number>, childrenO
     for (const pid of yield* descendantsWith(root, childrenOf)) pids.add(pid)
   }
   let rssBytes = 0
+  let anonBytes = 0
   const ticks = new Map<number, number>()
   for (const pid of pids) {
     const reading = yield* readProcess(pid)
     if (Option.isSome(reading)) {
       rssBytes += reading.value.rssBytes
+      anonBytes += reading.value.anonBytes
       ticks.set(pid, reading.value.cpuTicks)
     }
   }
-  return { rssBytes, ticks } satisfies TreeReading
+  return { rssBytes, anonBytes, ticks } satisfies TreeReading
 })
 
 /** CPU time comes in 10 ms ticks, so a shorter window between two readings of a name is noise: it is skipped. */
@@ -229,6 +234,7 @@ export const makeSampler = Effect.fn("ProcessSampler.make")(
           t: round((now - options.startedAt) / 1000, 3),
           process: name,
           rssMiB: round(reading.rssBytes / 1024 ** 2, 2),
+          anonMiB: round(reading.anonBytes / 1024 ** 2, 2),
           cpuPercent: seconds > 0 ? round(used / clockTicksPerSecond / seconds * 100, 1) : 0
         })
       }

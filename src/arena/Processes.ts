@@ -30,6 +30,11 @@ export const freePort = Effect.callback<number>((resume) => {
  * Runs a command with its output in `<dir>/<name>.log`. When the scope closes it gets SIGTERM, and SIGKILL if
  * it is still there after `grace`: whatever the arena started ends with it, on success, failure or Ctrl-C.
  */
+const joinGroupsThenExec =
+  `printf '%s\\n' "$ARENA_CGROUPS" | while read -r group; do echo $$ > "$group/cgroup.procs"; done
+unset ARENA_CGROUPS
+exec "$0" "$@"`
+
 export const startProcess = (options: {
   readonly name: string
   readonly command: string
@@ -38,13 +43,19 @@ export const startProcess = (options: {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly dir: string
   readonly grace?: number
+  /** cgroup directories to join before the command runs, so its first allocation and its children count there. */
+  readonly cgroups?: ReadonlyArray<string>
 }) =>
   Effect.acquireRelease(
     Effect.callback<Started, ProcessError>((resume) => {
       const log = join(options.dir, `${options.name}.log`)
       const out = createWriteStream(log)
-      const child = spawn(options.command, [...options.args], {
-        env: options.env,
+      const groups = options.cgroups ?? []
+      const [command, args] = groups.length === 0
+        ? [options.command, options.args]
+        : ["/bin/sh", ["-c", joinGroupsThenExec, options.command, ...options.args]]
+      const child = spawn(command, [...args], {
+        env: groups.length === 0 ? options.env : { ...options.env, ARENA_CGROUPS: groups.join("\n") },
         stdio: ["ignore", "pipe", "pipe"]
       })
       child.stdout.pipe(out)

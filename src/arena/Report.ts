@@ -463,11 +463,15 @@ const uplotAssets = () => {
 // == HTML
 
 const peaks = (processes: ReadonlyArray<ProcessSample>) => {
-  const byProcess = new Map<string, { rssMiB: number; cpuPercent: number; cpuSum: number; samples: number }>()
+  const byProcess = new Map<
+    string,
+    { rssMiB: number; anonMiB: number; cpuPercent: number; cpuSum: number; samples: number }
+  >()
   for (const sample of processes) {
-    const peak = byProcess.get(sample.process) ?? { rssMiB: 0, cpuPercent: 0, cpuSum: 0, samples: 0 }
+    const peak = byProcess.get(sample.process) ?? { rssMiB: 0, anonMiB: 0, cpuPercent: 0, cpuSum: 0, samples: 0 }
     byProcess.set(sample.process, {
       rssMiB: Math.max(peak.rssMiB, sample.rssMiB),
+      anonMiB: Math.max(peak.anonMiB, sample.anonMiB ?? 0),
       cpuPercent: Math.max(peak.cpuPercent, sample.cpuPercent),
       cpuSum: peak.cpuSum + sample.cpuPercent,
       samples: peak.samples + 1
@@ -476,6 +480,7 @@ const peaks = (processes: ReadonlyArray<ProcessSample>) => {
   return [...byProcess].map(([process, peak]) => ({
     process,
     rssMiB: peak.rssMiB,
+    anonMiB: peak.anonMiB,
     cpuPercent: peak.cpuPercent,
     cpuMean: peak.samples > 0 ? peak.cpuSum / peak.samples : 0
   }))
@@ -1003,9 +1008,20 @@ export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: 
       ]),
     ...processes.map((p, i) => {
       const value = `${p.process.padEnd(nameWidth)}  ${numberFormat(1).format(p.rssMiB).padStart(rssWidth)} MiB  ${
-        c.dim(`CPU peak ${numberFormat(0).format(p.cpuPercent)}%, mean ${numberFormat(0).format(p.cpuMean)}%`)
+        c.dim(
+          `anon ${numberFormat(1).format(p.anonMiB)} MiB, CPU peak ${numberFormat(0).format(p.cpuPercent)}%, mean ${
+            numberFormat(0).format(p.cpuMean)
+          }%`
+        )
       }`
       return i === 0 ? line("peak RSS", value) : continuation(value)
+    }),
+    ...(meta.cgroups ?? []).map((group, i) => {
+      const peak = group.peakMiB === undefined ? "peak unknown" : `${numberFormat(1).format(group.peakMiB)} MiB`
+      const value = `${group.service.padEnd(nameWidth)}  ${peak} of ${numberFormat(0).format(group.limitMiB)} MiB${
+        group.oomKills > 0 ? c.red(`  OOM-killed ${group.oomKills}×`) : ""
+      }`
+      return i === 0 ? line("cgroup memory", value) : continuation(value)
     })
   ]
   return lines.join("\n")

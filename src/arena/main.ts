@@ -1,6 +1,10 @@
 /**
  * `pnpm arena [--profile final|preview|smoke] [--instances 2] [--vus N] [--duration S] [--timeline FILE]
- *   [--limits] [--out DIR] [--port 9999] [--null-backend | --backend FILE] [--floor REPORT.json] [--no-build]`
+ *   [--limits] [--compose FILE] [--node-flags "..."] [--out DIR] [--port 9999] [--null-backend | --backend FILE]
+ *   [--floor REPORT.json] [--no-build]`
+ *
+ * --limits applies docker-compose.yaml's `deploy.resources.limits` as cgroups (--compose FILE: another file's).
+ * The instances run with the Dockerfile CMD's Node flags unless --node-flags replaces them.
  *
  * Runs the official test's scenario locally against the built service and writes arena-report.html/.json.
  * Exits 0 when the run is green (no inconsistency, no slush fund, every payment accepted), 1 otherwise; a lag
@@ -28,6 +32,8 @@ const { values } = parseArgs({
     duration: { type: "string" },
     timeline: { type: "string" },
     limits: { type: "boolean", default: false },
+    compose: { type: "string" },
+    "node-flags": { type: "string" },
     out: { type: "string" },
     port: { type: "string", default: "9999" },
     "null-backend": { type: "boolean", default: false },
@@ -83,7 +89,11 @@ const program = Effect.gen(function*() {
     backend,
     out,
     port,
-    limits: values.limits,
+    limits: values.limits || values.compose !== undefined,
+    compose: resolve(values.compose ?? join(root, "docker-compose.yaml")),
+    nodeFlags: Option.fromNullishOr(values["node-flags"]).pipe(
+      Option.map((flags) => flags.split(/\s+/).filter((flag) => flag.length > 0))
+    ),
     databaseUrl: Option.fromNullishOr(process.env.DATABASE_URL),
     env: process.env,
     floor,

@@ -58,6 +58,8 @@ export interface AppSettings {
   readonly shutdownGrace: Duration.Duration
   readonly database: DatabaseSettings
   readonly otlpEndpoint: Option.Option<string>
+  /** Trace only when the endpoint's host resolves at startup (a collector that runs only in some deployments). */
+  readonly otlpOptional: boolean
   readonly logLevel: LogLevel.LogLevel
 }
 
@@ -140,6 +142,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   shutdownGrace: duration("SHUTDOWN_GRACE", "10 seconds"),
   database: databaseSettings,
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  otlpOptional: Config.Boolean("OTEL_EXPORTER_OTLP_OPTIONAL").pipe(Config.withDefault(false)),
   logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info"))
 })
 

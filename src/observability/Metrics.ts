@@ -90,6 +90,35 @@ const make = (options: { readonly runtimeMetrics: boolean }) => {
       labelNames: ["processor"] as const,
       registers
     }),
+    recordedAmount: new Counter({
+      name: "payments_recorded_amount_total",
+      help: "Money recorded in the database, by processor (the payments' amounts, before fees)",
+      labelNames: ["processor"] as const,
+      registers
+    }),
+    processorInFlight: new Gauge({
+      name: "processor_requests_in_flight",
+      help: "Payment requests sent to the processor and not answered yet, by processor",
+      labelNames: ["processor"] as const,
+      registers
+    }),
+    dbQueryDuration: new Histogram({
+      name: "db_query_duration_seconds",
+      help: "SQL statement time, waiting for a pooled connection included, by statement and outcome",
+      labelNames: ["query", "outcome"] as const,
+      buckets: latencyBuckets,
+      registers
+    }),
+    dbInFlight: new Gauge({
+      name: "db_queries_in_flight",
+      help: "SQL statements running or waiting for a pooled connection",
+      registers
+    }),
+    dbPoolMax: new Gauge({
+      name: "db_pool_max_connections",
+      help: "The size of this instance's database connection pool",
+      registers
+    }),
     recordBatchSize: new Histogram({
       name: "payment_record_batch_size",
       help: "Rows written per batched insert",

@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Context, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { backoff } from "./Backoff.ts"
@@ -23,7 +23,9 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           const metrics = yield* Metrics
           const repository = yield* PaymentRepository
           const intake = yield* PaymentIntake
-          const queue = yield* Queue.unbounded<RecordedPayment>()
+          const queue = yield* Queue.unbounded<
+            { readonly payment: RecordedPayment; readonly span: Tracer.AnySpan | undefined }
+          >()
           let writing = 0
 
           const retry = backoff(config)
@@ -41,16 +43,28 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               Effect.tap((written) =>
                 Effect.sync(() => {
                   metrics.recordBatchSize.observe(batch.length)
-                  for (const payment of written) metrics.recorded.inc({ processor: payment.processor })
+                  for (const payment of written) {
+                    metrics.recorded.inc({ processor: payment.processor })
+                    metrics.recordedAmount.inc({ processor: payment.processor }, payment.amount)
+                  }
                 })
               ),
               Effect.andThen(intake.recorded(batch.map((payment) => payment.correlationId)))
             )
 
           yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
-            Effect.flatMap((batch) => {
-              writing = batch.length
-              return Effect.ensuring(write(batch), Effect.sync(() => writing = 0))
+            Effect.flatMap((entries) => {
+              writing = entries.length
+              return write(entries.map((entry) => entry.payment)).pipe(
+                Effect.withSpan("PaymentRecorder.write", {
+                  root: true,
+                  links: entries.flatMap((entry) =>
+                    entry.span === undefined ? [] : [{ span: entry.span, attributes: { "link.kind": "recorded-for" } }]
+                  ),
+                  attributes: { rows: entries.length }
+                }),
+                Effect.ensuring(Effect.sync(() => writing = 0))
+              )
             }),
             Effect.forever,
             Effect.forkScoped
@@ -71,7 +85,12 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           )
 
           return PaymentRecorder.of({
-            record: (payment) => Queue.offer(queue, payment).pipe(Effect.asVoid),
+            record: (payment) =>
+              Effect.currentParentSpan.pipe(
+                Effect.orElseSucceed(() => undefined),
+                Effect.flatMap((span) => Queue.offer(queue, { payment, span })),
+                Effect.asVoid
+              ),
             pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing)
           })
         })

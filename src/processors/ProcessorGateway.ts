@@ -89,6 +89,13 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
             )
           )
 
+        const counted = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => metrics.processorInFlight.inc({ processor })),
+            () => effect,
+            () => Effect.sync(() => metrics.processorInFlight.dec({ processor }))
+          )
+
         const send = Effect.fn("ProcessorGateway.send")(
           function*(processor: Processor, payment: ProcessorPayment) {
             yield* Effect.annotateCurrentSpan({ processor, correlationId: payment.correlationId })
@@ -111,7 +118,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
                     : new ProcessorAmbiguous({ processor, reason: errorCode(error.cause) })
                 ))
             )
-            const status = yield* timed(processor, withConnection(processor, exchange), String)
+            const status = yield* timed(processor, withConnection(processor, counted(processor, exchange)), String)
             if (status >= 200 && status < 300) return "processed" as const
             if (status === 422) return "duplicate" as const
             return yield* new ProcessorUnavailable({ processor, reason: `status ${status}` })

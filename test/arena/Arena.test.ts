@@ -26,6 +26,8 @@ const options = Effect.fn(function*(overrides: Partial<ArenaOptions>) {
       out,
       port: yield* freePort,
       limits: false,
+      compose: "docker-compose.yaml",
+      nodeFlags: Option.none(),
       databaseUrl: Option.fromNullishOr(process.env.DATABASE_URL),
       env: { PATH: process.env.PATH ?? "" },
       floor: Option.none(),

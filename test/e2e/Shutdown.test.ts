@@ -1,29 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
-import { isolatedDatabase } from "../support/database.ts"
-import { freePort, postPayment, startNode, waitReady } from "../support/process.ts"
+import { Effect } from "effect"
+import { postPayment } from "../support/process.ts"
+import { startService } from "../support/service.ts"
 
 describe("shutdown", () => {
   it.live(
     "on SIGTERM the service stops accepting, forwards everything it had queued, and exits 0",
     () =>
       Effect.gen(function*() {
-        const primary = yield* Simulator.make({ fee: 0.07 })
-        const secondary = yield* Simulator.make({ fee: 0.1 })
-        yield* primary.setDelay(100)
-        const port = yield* freePort
-        const database = yield* isolatedDatabase
-        const service = yield* startNode("src/main.ts", {
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          PAYMENT_PROCESSOR_URL_DEFAULT: primary.url,
-          PAYMENT_PROCESSOR_URL_FALLBACK: secondary.url,
+        const { port, service, primary, secondary } = yield* startService({
           PAYMENT_WORKERS: "4",
-          SHUTDOWN_GRACE: "20 seconds",
-          ...(database._tag === "Url" ? { DATABASE_URL: Redacted.value(database.url) } : {})
+          SHUTDOWN_GRACE: "20 seconds"
         })
-        yield* waitReady(port, service)
+        yield* primary.setDelay(100)
 
         const ids = Array.from({ length: 200 }, () => crypto.randomUUID())
         const statuses = yield* Effect.forEach(ids, (id) => postPayment(port, id), { concurrency: 20 })

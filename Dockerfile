@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# The build stages run the same commands as CI (.ci/run): `pnpm install --frozen-lockfile`, then `pnpm build`.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS pnpm
+RUN npm install --global pnpm@10.34.9
+WORKDIR /app
+COPY package.json pnpm-lock.yaml .npmrc ./
+
+FROM pnpm AS build
+RUN pnpm install --frozen-lockfile
+COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY migrations ./migrations
+COPY src ./src
+RUN pnpm build
+
+# production dependencies only: the bundle imports undici and PGlite from node_modules at run time
+FROM pnpm AS deps
+RUN pnpm install --frozen-lockfile --prod --ignore-scripts
+
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+USER node
+EXPOSE 9999
+# bash's /dev/tcp instead of a second Node process, which would cost ~40 MB inside the instance's memory limit
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-9999} && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "dist/main.js"]
