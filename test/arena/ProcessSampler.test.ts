@@ -62,7 +62,7 @@ describe("ProcessSampler", () => {
       // the first samples are left out: the busy loop shares the cores with node starting up
       const later = (sample: ProcessSample) => sample.t >= 0.75
       assert.isAtLeast(busySamples.filter(later).length, 2)
-      for (const sample of busySamples.filter(later)) assert.isAbove(sample.cpuPercent, 50, JSON.stringify(sample))
+      for (const sample of busySamples.filter(later)) assert.isAbove(sample.cpuPercent, 30, JSON.stringify(sample))
       for (const sample of idleSamples.filter(later)) assert.isBelow(sample.cpuPercent, 20, JSON.stringify(sample))
       for (const sample of [...busySamples, ...idleSamples]) assert.isAbove(sample.rssMiB, 0)
       assert.isAtLeast(idleSamples.length, 4)
@@ -100,7 +100,8 @@ describe("ProcessSampler", () => {
       yield* Effect.sleep("800 millis")
       const samples = yield* sampler.samples
       assert.isAtLeast(samples.length, 2)
-      for (const sample of samples) assert.isAbove(sample.cpuPercent, 50, "the busy grandchild counts")
+      // well above an idle tree (~0 %) even on a loaded machine, where the busy loop gets only part of a core
+      for (const sample of samples) assert.isAbove(sample.cpuPercent, 20, "the busy grandchild counts")
       const shellAlone = yield* readProcess(shell)
       const rssOfShell = Option.isSome(shellAlone) ? shellAlone.value.rssBytes / 1024 ** 2 : 0
       assert.isAbove(samples[samples.length - 1].rssMiB, rssOfShell + 10, "node's RSS is included")
