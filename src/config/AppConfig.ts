@@ -29,6 +29,8 @@ export interface AppSettings {
   readonly instanceId: string
   readonly host: string
   readonly port: number
+  /** Where /metrics is served instead of the API port, when set. */
+  readonly metricsPort: Option.Option<number>
   readonly bodyLimit: number
   readonly queueCapacity: number
   readonly workers: number
@@ -56,7 +58,10 @@ export interface AppSettings {
     readonly refreshInterval: Duration.Duration
   }
   readonly shutdownGrace: Duration.Duration
+  /** How long GET /payments-summary waits for the payments being recorded before it answers 503. */
+  readonly summaryRecordWait: Duration.Duration
   readonly database: DatabaseSettings
+  readonly databaseTimeouts: { readonly connect: Duration.Duration; readonly statement: Duration.Duration }
   readonly otlpEndpoint: Option.Option<string>
   /** Trace only when the endpoint's host resolves at startup (a collector that runs only in some deployments). */
   readonly otlpOptional: boolean
@@ -100,10 +105,24 @@ const databaseSettings: Config.Config<DatabaseSettings> = Config.all({
   return { _tag: "Embedded", dataDir: c.dataDir, poolSize: c.poolSize }
 }))
 
+const metricsPort = Config.all({
+  port: Config.Port("PORT").pipe(Config.withDefault(9999)),
+  metricsPort: Config.option(Config.Port("METRICS_PORT"))
+}).pipe(Config.mapEffect(({ metricsPort, port }) =>
+  Option.contains(metricsPort, port)
+    ? Effect.fail(
+      new Config.ConfigError(
+        new ConfigProvider.SourceError({ message: `METRICS_PORT must differ from PORT (${port})` })
+      )
+    )
+    : Effect.succeed(metricsPort)
+))
+
 export const appSettings: Config.Config<AppSettings> = Config.all({
   instanceId: Config.String("INSTANCE_ID").pipe(Config.withDefault("api")),
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   port: Config.Port("PORT").pipe(Config.withDefault(9999)),
+  metricsPort,
   bodyLimit: positiveInt("HTTP_BODY_LIMIT", 4096),
   queueCapacity: positiveInt("PAYMENT_QUEUE_CAPACITY", 20_000),
   workers: positiveInt("PAYMENT_WORKERS", 400),
@@ -140,7 +159,12 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     refreshInterval: duration("HEALTH_REFRESH_INTERVAL", "250 millis")
   }),
   shutdownGrace: duration("SHUTDOWN_GRACE", "10 seconds"),
+  summaryRecordWait: duration("SUMMARY_RECORD_WAIT", "300 millis"),
   database: databaseSettings,
+  databaseTimeouts: Config.all({
+    connect: duration("DB_CONNECT_TIMEOUT", "5 seconds"),
+    statement: duration("DB_STATEMENT_TIMEOUT", "10 seconds")
+  }),
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
   otlpOptional: Config.Boolean("OTEL_EXPORTER_OTLP_OPTIONAL").pipe(Config.withDefault(false)),
   logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info"))

@@ -1,32 +1,43 @@
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option } from "effect"
-import { AppConfig, type DatabaseSettings } from "../config/AppConfig.ts"
+import { Duration, Effect, Layer, Option } from "effect"
+import { AppConfig, type AppSettings, type DatabaseSettings } from "../config/AppConfig.ts"
 import { MigrationsLive } from "./Migrations.ts"
 
 const applicationName = "rinha-payments"
 
-export const clientLayer = (settings: DatabaseSettings) => {
-  switch (settings._tag) {
-    case "Url":
-      return PgClient.layer({
-        url: settings.url,
-        ssl: settings.ssl,
-        maxConnections: settings.poolSize,
-        applicationName
-      })
-    case "Params":
-      return PgClient.layer({
-        host: settings.host,
-        port: settings.port,
-        username: settings.user,
-        database: settings.database,
-        ssl: settings.ssl,
-        maxConnections: settings.poolSize,
-        applicationName,
-        ...Option.match(settings.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
-      })
-    case "Embedded":
-      return Layer.unwrap(Effect.gen(function*() {
+/**
+ * What every connection gets: a deadline for TCP connect, TLS, startup and authentication together, and the server's
+ * `statement_timeout` in milliseconds (0 turns it off; PGlite ignores it).
+ */
+const connectionOptions = (timeouts: AppSettings["databaseTimeouts"]) => {
+  const statementMillis = Duration.toMillis(timeouts.statement)
+  return {
+    applicationName,
+    connectTimeout: timeouts.connect,
+    startupParameters: {
+      statement_timeout: String(Number.isFinite(statementMillis) ? Math.ceil(statementMillis) : 0)
+    }
+  }
+}
+
+export const clientLayer = (settings: DatabaseSettings) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const common = connectionOptions((yield* AppConfig).databaseTimeouts)
+    switch (settings._tag) {
+      case "Url":
+        return PgClient.layer({ ...common, url: settings.url, ssl: settings.ssl, maxConnections: settings.poolSize })
+      case "Params":
+        return PgClient.layer({
+          ...common,
+          host: settings.host,
+          port: settings.port,
+          username: settings.user,
+          database: settings.database,
+          ssl: settings.ssl,
+          maxConnections: settings.poolSize,
+          ...Option.match(settings.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+        })
+      case "Embedded": {
         const { startEmbeddedPostgres } = yield* Effect.promise(() => import("./EmbeddedPostgres.ts"))
         const path = yield* startEmbeddedPostgres({
           dataDir: settings.dataDir,
@@ -36,15 +47,15 @@ export const clientLayer = (settings: DatabaseSettings) => {
           Effect.annotateLogs({ dataDir: Option.getOrElse(settings.dataDir, () => "memory") })
         )
         return PgClient.layer({
+          ...common,
           path,
           username: "postgres",
           database: "postgres",
-          maxConnections: settings.poolSize,
-          applicationName
+          maxConnections: settings.poolSize
         })
-      }))
-  }
-}
+      }
+    }
+  }))
 
 /** The SQL client chosen by configuration (DATABASE_URL, DB_* or the embedded default), migrated before use. */
 export const DatabaseLive = Layer.unwrap(Effect.gen(function*() {

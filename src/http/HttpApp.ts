@@ -1,12 +1,12 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, type Duration, Effect, Layer, Option } from "effect"
 import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { PaymentRoutes } from "../payments/PaymentRoutes.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
-import { SystemRoutes } from "./SystemRoutes.ts"
+import { MetricsRoutes, SystemRoutes } from "./SystemRoutes.ts"
 
 const pathOf = (url: string) => {
   const query = url.indexOf("?")
@@ -47,9 +47,8 @@ const observed = (metrics: Metrics["Service"], label: string) =>
     return yield* Effect.annotateLogs(handler, "requestId", requestId)
   })
 
-export const ApiRoutes = HttpRouter.addAll(Effect.gen(function*() {
-  const metrics = yield* Metrics
-  const routes: ReadonlyArray<HttpRouter.Route<ApiError>> = [...(yield* PaymentRoutes), ...(yield* SystemRoutes)]
+/** The routes, then 404 for an unknown path and 405 (with `Allow`) for a known one, each counted and timed. */
+const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRouter.Route<ApiError>>) => {
   const allowed = allowedMethods(routes)
   const unmatched = HttpRouter.route(
     "*",
@@ -69,18 +68,40 @@ export const ApiRoutes = HttpRouter.addAll(Effect.gen(function*() {
       observed(metrics, route.path === "*" ? "unmatched" : route.path)(route.handler)
     )
   )
+}
+
+export const ApiRoutes = HttpRouter.addAll(Effect.gen(function*() {
+  const { metricsPort } = yield* AppConfig
+  const metrics = yield* Metrics
+  const routes: ReadonlyArray<HttpRouter.Route<ApiError>> = [
+    ...(yield* PaymentRoutes),
+    ...(yield* SystemRoutes),
+    ...(Option.isNone(metricsPort) ? yield* MetricsRoutes : [])
+  ]
+  return withFallback(metrics, routes)
 }))
 
 /** The API served by whatever HttpServer is provided: the Node server in production, an ephemeral one in tests. */
 export const ApiServer = HttpRouter.serve(ApiRoutes, { disableLogger: true, disableListenLog: true })
 
+/** /metrics alone, for METRICS_PORT. */
+export const MetricsServer = HttpRouter.serve(
+  HttpRouter.addAll(Effect.gen(function*() {
+    return withFallback(yield* Metrics, yield* MetricsRoutes)
+  })),
+  { disableLogger: true, disableListenLog: true }
+)
+
+const nodeServer = (host: string, port: number, gracefulShutdownTimeout: Duration.Duration) =>
+  NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), { host, port, gracefulShutdownTimeout })
+
+/** The API on HOST:PORT and, when METRICS_PORT is set, /metrics on HOST:METRICS_PORT. */
 export const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
-  const { host, port, shutdownGrace } = yield* AppConfig
-  return ApiServer.pipe(
-    Layer.provide(NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), {
-      host,
-      port,
-      gracefulShutdownTimeout: shutdownGrace
-    }))
-  )
+  const { host, metricsPort, port, shutdownGrace } = yield* AppConfig
+  const api = ApiServer.pipe(Layer.provide(nodeServer(host, port, shutdownGrace)))
+  return Option.match(metricsPort, {
+    onNone: () => api,
+    onSome: (metricsPort) =>
+      Layer.merge(api, MetricsServer.pipe(Layer.provide(nodeServer(host, metricsPort, shutdownGrace))))
+  })
 }))

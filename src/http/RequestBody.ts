@@ -1,15 +1,37 @@
+import { parse as parseContentType } from "content-type"
 import { ByteSize, Effect, Result, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
+import { compareNumber } from "lossless-json"
 import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
-const isJson = (contentType: string | undefined) => {
-  if (contentType === undefined) return false
-  const mediaType = contentType.split(";", 1)[0].trim().toLowerCase()
-  return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
+const isJsonMediaType = (type: string) =>
+  type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"))
+
+const codings = (header: string | undefined) =>
+  header === undefined ? [] : header.split(",").map((coding) => coding.trim().toLowerCase())
+
+/** What is wrong with the headers describing a JSON body, as `{field, message}` pairs. */
+export const headerProblems = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<FieldError> => {
+  const problems: Array<FieldError> = []
+  const contentType = headers["content-type"]
+  const { parameters, type } = parseContentType(contentType ?? "")
+  const charset: string | undefined = parameters.charset?.toLowerCase()
+  if (contentType === undefined || !isJsonMediaType(type)) {
+    problems.push({ field: "content-type", message: "expected application/json" })
+  } else if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    problems.push({ field: "content-type", message: "expected charset utf-8" })
+  }
+  if (codings(headers["content-encoding"]).some((coding) => coding !== "identity")) {
+    problems.push({ field: "content-encoding", message: "expected no content coding" })
+  }
+  if (codings(headers["transfer-encoding"]).some((coding) => coding !== "chunked")) {
+    problems.push({ field: "transfer-encoding", message: "expected no transfer coding but chunked" })
+  }
+  return problems
 }
 
 /** Every problem Schema found, as `{field, message}` pairs; the field is the dotted path ("body" for the root). */
@@ -32,16 +54,105 @@ export const decodeOrInvalid = <S extends Schema.Top & { readonly DecodingServic
   }
 }
 
+/** Why `JSON.parse` cannot give back the number a literal denotes, if it cannot. */
+const numberLoss = (literal: string): string | undefined => {
+  const value = Number(literal)
+  if (!Number.isFinite(value)) return "is too large for a number"
+  if (String(value) === literal || compareNumber(String(value), literal) === 0) {
+    return undefined
+  }
+  return value === 0 ? "is too small for a number and would become 0" : "has more digits than a number holds"
+}
+
+interface Frame {
+  /** The keys seen so far in an object; undefined in an array. */
+  readonly keys: Set<string> | undefined
+  key: string
+  index: number
+  expectsKey: boolean
+}
+
+const charCode = (char: string) => char.charCodeAt(0)
+const QUOTE = charCode("\"")
+const BACKSLASH = charCode("\\")
+const COMMA = charCode(",")
+const MINUS = charCode("-")
+const ZERO = charCode("0")
+const NINE = charCode("9")
+const OPEN_OBJECT = charCode("{")
+const CLOSE_OBJECT = charCode("}")
+const OPEN_ARRAY = charCode("[")
+const CLOSE_ARRAY = charCode("]")
+const isNumberStart = (c: number) => c === MINUS || (c >= ZERO && c <= NINE)
+const numberLiteral = /[-+.eE0-9]+/y
+
 /**
- * Reads the current request's body as JSON: a JSON content type, at most `limit` bytes, well-formed.
- * Anything else is an InvalidRequest naming what was wrong.
+ * What `JSON.parse` silently loses in `text`, which must be JSON it accepted: a key given twice in one object
+ * (it keeps the last) and a number a double cannot hold (it rounds). Fields are dotted paths, `root` for the root.
+ */
+export const lossyParts = (text: string, root = "body"): ReadonlyArray<FieldError> => {
+  const problems: Array<FieldError> = []
+  const frames: Array<Frame> = []
+  const path = () =>
+    frames.length === 0 ? root : frames.map((f) => f.keys === undefined ? String(f.index) : f.key).join(".")
+  let i = 0
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    const top = frames.at(-1)
+    if (c === QUOTE) {
+      const start = i++
+      let escaped = false
+      while (i < text.length && text.charCodeAt(i) !== QUOTE) {
+        if (text.charCodeAt(i) === BACKSLASH) {
+          escaped = true
+          i++
+        }
+        i++
+      }
+      i++
+      if (top?.keys !== undefined && top.expectsKey) {
+        const key = escaped ? JSON.parse(text.slice(start, i)) as string : text.slice(start + 1, i - 1)
+        top.key = key
+        top.expectsKey = false
+        if (top.keys.has(key)) problems.push({ field: path(), message: "given more than once" })
+        else top.keys.add(key)
+      }
+    } else if (isNumberStart(c)) {
+      const start = i
+      numberLiteral.lastIndex = i
+      numberLiteral.test(text)
+      i = numberLiteral.lastIndex
+      const literal = text.slice(start, i)
+      const loss = numberLoss(literal)
+      if (loss !== undefined) {
+        const shown = literal.length > 40 ? `${literal.slice(0, 40)}…` : literal
+        problems.push({ field: path(), message: `${shown} ${loss}` })
+      }
+    } else {
+      if (c === OPEN_OBJECT) frames.push({ keys: new Set(), key: "", index: 0, expectsKey: true })
+      else if (c === OPEN_ARRAY) frames.push({ keys: undefined, key: "", index: 0, expectsKey: false })
+      else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) frames.pop()
+      else if (c === COMMA && top !== undefined) {
+        if (top.keys === undefined) top.index++
+        else top.expectsKey = true
+      }
+      i++
+    }
+  }
+  return [...new Map(problems.map((p) => [`${p.field}\n${p.message}`, p])).values()]
+}
+
+/**
+ * Reads the current request's body as JSON: a JSON content type (UTF-8 if it names a charset), no content coding
+ * and no transfer coding but chunked, at most `limit` bytes, valid UTF-8 without a byte order mark, well-formed,
+ * with no key given twice in an object and no number a double cannot hold. Anything else is an InvalidRequest
+ * naming every problem of the first of these steps that found one.
  */
 export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (!isJson(request.headers["content-type"])) {
-      return yield* invalid("content-type", "expected application/json")
-    }
+    const headers = headerProblems(request.headers)
+    if (headers.length > 0) return yield* new InvalidRequest({ errors: headers })
     const declared = Number(request.headers["content-length"] ?? 0)
     if (declared > limit) return yield* invalid("body", `body larger than ${limit} bytes`)
     const bytes = yield* request.arrayBuffer.pipe(
@@ -56,8 +167,12 @@ export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, 
       try: () => utf8.decode(bytes),
       catch: () => invalid("body", "not valid UTF-8")
     })
-    return yield* Effect.try({
+    if (text.charCodeAt(0) === 0xfeff) return yield* invalid("body", "starts with a byte order mark")
+    const value = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: () => invalid("body", "malformed JSON")
     })
+    const lost = lossyParts(text)
+    if (lost.length > 0) return yield* new InvalidRequest({ errors: lost })
+    return value
   })

@@ -1,8 +1,8 @@
-import { Context, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
+import { Context, Deferred, type Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { backoff } from "./Backoff.ts"
-import type { RecordedPayment } from "./Payment.ts"
+import type { RecordedPayment, SummaryRange } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
@@ -10,9 +10,22 @@ import { PaymentRepository } from "./PaymentRepository.ts"
  * Writes recorded payments to the repository in batches: whatever accumulated while the previous insert ran
  * goes out in the next statement, so a lone payment is written at once and a burst shares one round trip.
  */
+interface Entry {
+  readonly payment: RecordedPayment
+  readonly span: Tracer.AnySpan | undefined
+}
+
+const inRange = (at: Date, range: SummaryRange) =>
+  (range.from === undefined || at >= range.from) && (range.to === undefined || at <= range.to)
+
 export class PaymentRecorder extends Context.Service<PaymentRecorder, {
   readonly record: (payment: RecordedPayment) => Effect.Effect<void>
   readonly pending: Effect.Effect<number>
+  /**
+   * Waits, up to `within`, until every payment handed over before the call whose requestedAt falls in `range` is
+   * written; false when time ran out. Answers at once when none is pending.
+   */
+  readonly awaitWritten: (range: SummaryRange, within: Duration.Input) => Effect.Effect<boolean>
 }>()("app/payments/PaymentRecorder") {
   static readonly layer: Layer.Layer<PaymentRecorder, never, AppConfig | Metrics | PaymentIntake | PaymentRepository> =
     Layer
@@ -23,14 +36,22 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           const metrics = yield* Metrics
           const repository = yield* PaymentRepository
           const intake = yield* PaymentIntake
-          const queue = yield* Queue.unbounded<
-            { readonly payment: RecordedPayment; readonly span: Tracer.AnySpan | undefined }
-          >()
+          const queue = yield* Queue.unbounded<Entry>()
           let writing = 0
+          // handed over and not written yet; a summary waits for those in its range
+          const unwritten = new Set<Entry>()
+          let progress = yield* Deferred.make<void>()
+          const advance = (entries: ReadonlyArray<Entry>) =>
+            Effect.suspend(() => {
+              for (const entry of entries) unwritten.delete(entry)
+              const fired = progress
+              progress = Deferred.makeUnsafe<void>()
+              return Deferred.succeed(fired, undefined)
+            })
 
           const retry = backoff(config)
 
-          const write = (batch: ReadonlyArray<RecordedPayment>) =>
+          const write = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
             repository.insertMany(batch).pipe(
               Effect.uninterruptible,
               Effect.tapError((error) =>
@@ -40,6 +61,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               ),
               Effect.retry(retry),
               Effect.orDie,
+              Effect.tap(() => advance(entries)),
               Effect.tap((written) =>
                 Effect.sync(() => {
                   metrics.recordBatchSize.observe(batch.length)
@@ -55,7 +77,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
             Effect.flatMap((entries) => {
               writing = entries.length
-              return write(entries.map((entry) => entry.payment)).pipe(
+              return write(entries, entries.map((entry) => entry.payment)).pipe(
                 Effect.withSpan("PaymentRecorder.write", {
                   root: true,
                   links: entries.flatMap((entry) =>
@@ -88,10 +110,25 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
             record: (payment) =>
               Effect.currentParentSpan.pipe(
                 Effect.orElseSucceed(() => undefined),
-                Effect.flatMap((span) => Queue.offer(queue, { payment, span })),
+                Effect.flatMap((span) => {
+                  const entry = { payment, span }
+                  unwritten.add(entry)
+                  return Queue.offer(queue, entry)
+                }),
                 Effect.asVoid
               ),
-            pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing)
+            pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
+            awaitWritten: (range, within) =>
+              Effect.suspend(() => {
+                const awaited = [...unwritten].filter((entry) => inRange(entry.payment.requestedAt, range))
+                const done = () => awaited.every((entry) => !unwritten.has(entry))
+                const caughtUp: Effect.Effect<void> = Effect.suspend(() =>
+                  done() ? Effect.void : Effect.andThen(Deferred.await(progress), caughtUp)
+                )
+                return done()
+                  ? Effect.succeed(true)
+                  : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
+              })
           })
         })
       )

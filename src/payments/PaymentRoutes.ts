@@ -1,11 +1,12 @@
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { invalid, ServiceUnavailable } from "../http/ApiError.ts"
 import { decodeOrInvalid, readJson } from "../http/RequestBody.ts"
-import { PaymentRequest } from "./Payment.ts"
+import { PaymentRequest, type SummaryRange } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
+import { PaymentRecorder } from "./PaymentRecorder.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
 const decodePayment = decodeOrInvalid(PaymentRequest)
@@ -43,10 +44,28 @@ const summaryRange = Effect.gen(function*() {
 })
 
 export const PaymentRoutes = Effect.gen(function*() {
-  const { bodyLimit } = yield* AppConfig
+  const { bodyLimit, summaryRecordWait } = yield* AppConfig
   const queue = yield* PaymentQueue
   const intake = yield* PaymentIntake
   const repository = yield* PaymentRepository
+  // absent where nothing forwards or records (the API alone, in tests): then nothing can be pending either
+  const recorder = yield* Effect.serviceOption(PaymentRecorder)
+
+  // the processors hold what the recorder still holds: until it is written the totals would be low, not exact
+  const recordedSoFar = (range: SummaryRange) =>
+    Option.match(recorder, {
+      onNone: () => Effect.void,
+      onSome: (recorder) =>
+        recorder.awaitWritten(range, summaryRecordWait).pipe(
+          Effect.flatMap((caughtUp) =>
+            caughtUp ? Effect.void : Effect.fail(
+              new ServiceUnavailable({
+                reason: "payments the processors accepted are not recorded yet (the payments store is behind or down)"
+              })
+            )
+          )
+        )
+    })
 
   return [
     HttpRouter.route(
@@ -62,6 +81,7 @@ export const PaymentRoutes = Effect.gen(function*() {
       "GET",
       "/payments-summary",
       summaryRange.pipe(
+        Effect.tap(recordedSoFar),
         Effect.flatMap((range) =>
           repository.summary(range).pipe(
             Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))

@@ -128,7 +128,6 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         const lookup = Effect.fn("ProcessorGateway.lookup")(
           function*(processor: Processor, correlationId: string) {
             const response = yield* client.get(`${config.processorUrls[processor]}/payments/${correlationId}`).pipe(
-              Effect.timeout(config.processorTimeout),
               Effect.mapError(() => new ProcessorUnavailable({ processor, reason: "lookup failed" }))
             )
             if (response.status === 404) {
@@ -145,12 +144,19 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
             )
             return Option.some<StoredPayment>({ amount: stored.amount, requestedAt: new Date(stored.requestedAt) })
           },
-          (effect, processor) => withConnection(processor, effect)
+          (effect, processor) =>
+            withConnection(
+              processor,
+              // the whole exchange, body included: a processor that sends headers and then stalls must not hold a permit
+              Effect.timeoutOrElse(effect, {
+                duration: config.processorTimeout,
+                orElse: () => Effect.fail(new ProcessorUnavailable({ processor, reason: "lookup timeout" }))
+              })
+            )
         )
 
         const health = Effect.fn("ProcessorGateway.health")(function*(processor: Processor) {
           const response = yield* client.get(`${config.processorUrls[processor]}/payments/service-health`).pipe(
-            Effect.timeout(config.health.timeout),
             Effect.mapError(() => new ProcessorUnavailable({ processor, reason: "health call failed" }))
           )
           if (response.status !== 200) {
@@ -159,10 +165,13 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           }
           return yield* response.json.pipe(
             Effect.flatMap(Schema.decodeUnknownEffect(HealthJson)),
-            Effect.timeout(config.health.timeout),
             Effect.mapError(() => new ProcessorUnavailable({ processor, reason: "health body" }))
           )
-        })
+        }, (effect, processor) =>
+          Effect.timeoutOrElse(effect, {
+            duration: config.health.timeout,
+            orElse: () => Effect.fail(new ProcessorUnavailable({ processor, reason: "health timeout" }))
+          }))
 
         return ProcessorGateway.of({ send, lookup, health })
       })

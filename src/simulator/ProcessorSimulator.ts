@@ -6,7 +6,7 @@
  * lenient JSON binding.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Data, Duration, Effect, Latch, Layer } from "effect"
+import { Clock, Context, Data, Duration, Effect, Latch, Layer } from "effect"
 import type { Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { HttpServerError } from "effect/http"
@@ -38,6 +38,13 @@ export interface SimulatorStats {
   readonly inFlight: number
 }
 
+export interface AdminTraffic {
+  /** Requests to any path under /admin, answered or not. */
+  readonly adminRequests: number
+  /** Requests that carried an X-Rinha-Token header, on any path. */
+  readonly tokenRequests: number
+}
+
 export interface SimulatorHandle {
   readonly url: string
   readonly port: number
@@ -45,7 +52,12 @@ export interface SimulatorHandle {
   readonly setFailure: (failing: boolean) => Effect.Effect<void>
   readonly summary: (range?: { readonly from?: Date; readonly to?: Date }) => Effect.Effect<ProcessorSummary>
   readonly stats: Effect.Effect<SimulatorStats>
+  readonly adminTraffic: Effect.Effect<AdminTraffic>
   readonly purge: Effect.Effect<void>
+  /** The correlationIds this processor holds. */
+  readonly correlationIds: Effect.Effect<ReadonlySet<string>>
+  /** When each call to the health endpoint arrived (epoch milliseconds), answered or not. */
+  readonly healthCallTimes: Effect.Effect<ReadonlyArray<number>>
 }
 
 export class ProcessorSimulator extends Context.Service<ProcessorSimulator, SimulatorHandle>()(
@@ -65,7 +77,13 @@ export const make: (
   const context = yield* Layer.build(
     HttpRouter.serve(routes(simulator, retryAfterSeconds(healthWindow)), {
       disableLogger: true,
-      disableListenLog: true
+      disableListenLog: true,
+      middleware: (app) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          if (/^\/admin(\/|\?|$)/i.test(request.url)) simulator.adminTraffic.adminRequests++
+          if (request.headers["x-rinha-token"] !== undefined) simulator.adminTraffic.tokenRequests++
+          return app
+        })
     }).pipe(
       Layer.provideMerge(
         NodeHttpServer.layerServer(() => Http.createServer({ keepAliveTimeout: 130_000 }), {
@@ -90,7 +108,10 @@ export const make: (
       rejectedTooMany: simulator.counters.rejectedTooMany,
       inFlight: simulator.paymentLimiter.inFlight()
     })),
-    purge: Effect.sync(() => simulator.payments.clear())
+    adminTraffic: Effect.sync(() => ({ ...simulator.adminTraffic })),
+    purge: Effect.sync(() => simulator.payments.clear()),
+    correlationIds: Effect.sync(() => new Set(simulator.payments.keys())),
+    healthCallTimes: Effect.sync(() => [...simulator.healthCallTimes])
   }
 })
 
@@ -112,8 +133,10 @@ const makeState = (options: SimulatorOptions, fee: Decimal, healthWindow: Durati
   const payments = new Map<string, StoredPayment>()
   return {
     payments,
+    healthCallTimes: [] as Array<number>,
     config: { delay: 0, failure: false, token: (options.token ?? "123") as string | null },
     counters: { paymentRequests: 0, healthRequests: 0, healthRejected: 0, rejectedTooMany: 0 },
+    adminTraffic: { adminRequests: 0, tokenRequests: 0 },
     paymentLimiter: makeConcurrencyLimiter(options.maxInFlight ?? 800, options.maxQueued ?? 500),
     healthLimiter: makeWindowLimiter(healthWindow, options.healthQueue ?? 2),
     summarize: (from: number | undefined, to: number | undefined): ProcessorSummary => {
@@ -209,6 +232,7 @@ const routes = (simulator: Simulator, retryAfter: string) => {
 
   const serviceHealth = Effect.gen(function*() {
     counters.healthRequests++
+    simulator.healthCallTimes.push(yield* Clock.currentTimeMillis)
     if (!(yield* simulator.healthLimiter.acquire)) {
       counters.healthRejected++
       return tooManyRequests

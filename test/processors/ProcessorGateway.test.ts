@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { AppConfig, type AppSettings } from "../../src/config/AppConfig.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { ProcessorGateway } from "../../src/processors/ProcessorGateway.ts"
+import { ProcessorGateway, type ProcessorUnavailable } from "../../src/processors/ProcessorGateway.ts"
 import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
 
 const payment = (n: number, requestedAt = new Date("2025-08-20T12:00:00.123Z")) => ({
@@ -126,5 +128,42 @@ describe("ProcessorGateway against the simulator", () => {
       const text = yield* Effect.promise(() => metrics.registry.metrics())
       assert.match(text, /processor_request_duration_seconds_count\{processor="default",outcome="200"\} 1/)
       assert.match(text, /processor_request_duration_seconds_count\{processor="default",outcome="500"\} 1/)
+    }).pipe(Effect.scoped))
+
+  it.live("a lookup or health call whose answer stalls after the headers times out, and frees its connection", () =>
+    Effect.gen(function*() {
+      const stalling = yield* Effect.acquireRelease(
+        Effect.callback<Server>((resume) => {
+          const server = createServer((_request, response) => {
+            response.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+            response.write("{")
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      )
+      const url = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`
+      const { gateway } = yield* setup({
+        processorUrls: { default: url, fallback: url },
+        processorTimeout: Duration.millis(300),
+        processorConnections: 1,
+        health: {
+          pollInterval: Duration.seconds(5),
+          timeout: Duration.millis(300),
+          lease: Duration.seconds(3),
+          refreshInterval: Duration.millis(250)
+        }
+      })
+      const timesOut = Effect.fn(function*<A>(call: Effect.Effect<A, ProcessorUnavailable>) {
+        const started = yield* Clock.currentTimeMillis
+        const error = yield* Effect.flip(call)
+        assert.strictEqual(error._tag, "ProcessorUnavailable")
+        assert.isBelow((yield* Clock.currentTimeMillis) - started, 2000)
+      })
+      yield* timesOut(gateway.lookup("default", payment(9).correlationId))
+      yield* timesOut(gateway.health("default"))
+      // the only connection permit came back: a second lookup is refused by the stall again, not by the pool
+      const again = yield* Effect.flip(gateway.lookup("default", payment(10).correlationId))
+      assert.strictEqual(again.reason, "lookup timeout")
     }).pipe(Effect.scoped))
 })

@@ -1,0 +1,73 @@
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Redacted, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { connect } from "node:net"
+import { freePort, ProcessError, startProcess } from "../arena/Processes.ts"
+
+/**
+ * The database server the scenarios share. On PostgreSQL each scenario gets a schema of its own; PGlite's socket
+ * server ignores a search_path given at connection, so there each scenario starts from a wiped `public` schema.
+ */
+export type DatabaseServer =
+  | { readonly _tag: "Postgres"; readonly url: string }
+  | { readonly _tag: "Pglite"; readonly url: string }
+
+const reachable = (host: string, port: number) =>
+  Effect.callback<void, ProcessError>((resume) => {
+    const socket = connect({ port, host }, () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once("error", (error) =>
+      resume(Effect.fail(new ProcessError({ process: "database", message: error.message }))))
+  })
+
+/** A PGlite served over TCP by a child process (with `env`, logging to `dir`), until the scope closes. */
+export const startPglite = (dir: string, env: Readonly<Record<string, string | undefined>>) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    yield* startProcess({
+      name: "pglite",
+      command: globalThis.process.execPath,
+      args: [
+        "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js",
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--max-connections",
+        "40"
+      ],
+      env,
+      dir
+    })
+    yield* reachable("127.0.0.1", port).pipe(
+      Effect.retry(Schedule.spaced("100 millis")),
+      Effect.timeout("60 seconds"),
+      Effect.orDie
+    )
+    return { _tag: "Pglite", url: `postgres://postgres@127.0.0.1:${port}/postgres` } satisfies DatabaseServer
+  })
+
+const runOn = (url: string, statements: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const statement of statements) yield* sql.unsafe(statement)
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })), Effect.orDie)
+
+/** A database of the scenario's own on `server`; returns the URL the instances connect to. */
+export const scenarioDatabase = (server: DatabaseServer) =>
+  Effect.gen(function*() {
+    if (server._tag === "Pglite") {
+      yield* runOn(server.url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
+      return server.url
+    }
+    const schema = `faults_${crypto.randomUUID().replaceAll("-", "")}`
+    yield* Effect.acquireRelease(
+      runOn(server.url, [`CREATE SCHEMA ${schema}`]),
+      () => runOn(server.url, [`DROP SCHEMA ${schema} CASCADE`])
+    )
+    const url = new URL(server.url)
+    url.searchParams.set("options", `-c search_path=${schema}`)
+    return url.toString()
+  })
