@@ -1,13 +1,20 @@
 import { Clock, Effect, Option, Schedule } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
-import { connect } from "node:net"
 import { join } from "node:path"
 import { readNodeFlags } from "./Image.ts"
 import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
 import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
 import { writeNginxConfig } from "./Nginx.ts"
-import { freePort, officialReadiness, ProcessError, type Started, startProcess, waitHttp } from "./Processes.ts"
+import {
+  freePort,
+  officialReadiness,
+  ProcessError,
+  type Started,
+  startProcess,
+  waitHttp,
+  waitTcp
+} from "./Processes.ts"
 import { makeSampler, type Sampler } from "./ProcessSampler.ts"
 import { vusAt } from "./Profiles.ts"
 import { renderScorecard, writeReport } from "./Report.ts"
@@ -183,7 +190,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         }),
         "postgres"
       )
-      yield* waitTcp(port, server)
+      yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "30 seconds" })
       databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
       database = "embedded PGlite (pglite-socket), shared by every instance"
     }
@@ -343,19 +350,6 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   yield* options.log(`report: ${files.html}`)
   return report
 })
-
-const waitTcp = (port: number, server: Started) =>
-  Effect.callback<void, ProcessError>((resume) => {
-    const socket = connect({ port, host: "127.0.0.1" })
-    socket.once("connect", () => {
-      socket.destroy()
-      resume(Effect.void)
-    })
-    socket.once("error", () => resume(Effect.fail(new ProcessError({ process: "database", message: "not up" }))))
-  }).pipe(
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => server.child.exitCode === null }),
-    Effect.timeout("30 seconds")
-  )
 
 /** Sums processor_health_calls_total over the instances' /metrics. */
 const countHealthCalls = (instances: ReadonlyArray<{ readonly url: string }>, minutes: number) =>

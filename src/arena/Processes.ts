@@ -1,7 +1,7 @@
-import { Effect, Schedule, Schema } from "effect"
+import { type Duration, Effect, Schedule, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
-import { createServer } from "node:net"
+import { connect, createServer } from "node:net"
 import { join } from "node:path"
 
 export class ProcessError extends Schema.TaggedError<ProcessError>()("ProcessError", {
@@ -118,6 +118,23 @@ export const waitHttp = (url: string, options: {
       duration: options.timeout,
       orElse: () => Effect.fail(new ProcessError({ process: url, message: `not ready after ${options.timeout} ms` }))
     })
+  )
+
+/** Waits until something accepts TCP connections on 127.0.0.1:`port`, retrying while `alive` says to. */
+export const waitTcp = (port: number, options: { readonly alive: () => boolean; readonly timeout: Duration.Input }) =>
+  Effect.callback<void, ProcessError>((resume) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once(
+      "error",
+      (error) => resume(Effect.fail(new ProcessError({ process: `port ${port}`, message: error.message })))
+    )
+  }).pipe(
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: options.alive }),
+    Effect.timeout(options.timeout)
   )
 
 /**

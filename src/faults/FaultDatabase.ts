@@ -1,8 +1,7 @@
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Redacted, Schedule } from "effect"
+import { Effect, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { connect } from "node:net"
-import { freePort, ProcessError, startProcess } from "../arena/Processes.ts"
+import { freePort, startProcess, waitTcp } from "../arena/Processes.ts"
 
 /**
  * The database server the scenarios share. On PostgreSQL each scenario gets a schema of its own; PGlite's socket
@@ -12,21 +11,11 @@ export type DatabaseServer =
   | { readonly _tag: "Postgres"; readonly url: string }
   | { readonly _tag: "Pglite"; readonly url: string }
 
-const reachable = (host: string, port: number) =>
-  Effect.callback<void, ProcessError>((resume) => {
-    const socket = connect({ port, host }, () => {
-      socket.destroy()
-      resume(Effect.void)
-    })
-    socket.once("error", (error) =>
-      resume(Effect.fail(new ProcessError({ process: "database", message: error.message }))))
-  })
-
 /** A PGlite served over TCP by a child process (with `env`, logging to `dir`), until the scope closes. */
 export const startPglite = (dir: string, env: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function*() {
     const port = yield* freePort
-    yield* startProcess({
+    const server = yield* startProcess({
       name: "pglite",
       command: globalThis.process.execPath,
       args: [
@@ -41,11 +30,7 @@ export const startPglite = (dir: string, env: Readonly<Record<string, string | u
       env,
       dir
     })
-    yield* reachable("127.0.0.1", port).pipe(
-      Effect.retry(Schedule.spaced("100 millis")),
-      Effect.timeout("60 seconds"),
-      Effect.orDie
-    )
+    yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "60 seconds" }).pipe(Effect.orDie)
     return { _tag: "Pglite", url: `postgres://postgres@127.0.0.1:${port}/postgres` } satisfies DatabaseServer
   })
 

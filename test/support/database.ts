@@ -1,7 +1,7 @@
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { connect } from "node:net"
+import { waitTcp } from "../../src/arena/Processes.ts"
 import { AppConfig, type AppSettings, type DatabaseSettings } from "../../src/config/AppConfig.ts"
 import { freePort, startNode } from "./process.ts"
 
@@ -51,18 +51,6 @@ export const sharedDatabaseUrl = Effect.gen(function*() {
     "--max-connections",
     "40"
   ])
-  yield* Effect.tryPromise(() =>
-    new Promise<void>((resolve, reject) => {
-      const socket = connect({ port, host: "127.0.0.1" }, () => {
-        socket.destroy()
-        resolve()
-      })
-      socket.once("error", reject)
-    })
-  ).pipe(
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => server.child.exitCode === null }),
-    Effect.timeout("30 seconds"),
-    Effect.orDie
-  )
+  yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "30 seconds" }).pipe(Effect.orDie)
   return `postgres://postgres@127.0.0.1:${port}/postgres`
 })
