@@ -41,6 +41,8 @@ export interface AppSettings {
   readonly retryBase: Duration.Duration
   readonly retryMax: Duration.Duration
   readonly recordBatchSize: number
+  /** The least time between two batched inserts: payments handed over meanwhile share the next statement. */
+  readonly recordInterval: Duration.Duration
   readonly intakeDurability: "memory" | "postgres"
   readonly intakeLease: Duration.Duration
   readonly routing: {
@@ -136,6 +138,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   retryBase: duration("PAYMENT_RETRY_BASE", "100 millis"),
   retryMax: duration("PAYMENT_RETRY_MAX", "5 seconds"),
   recordBatchSize: positiveInt("RECORD_BATCH_SIZE", 500),
+  recordInterval: duration("RECORD_BATCH_INTERVAL", "20 millis"),
   intakeDurability: Config.schema(Schema.Literals(["memory", "postgres"]), "INTAKE_DURABILITY").pipe(
     Config.withDefault("memory" as const)
   ),

@@ -1,9 +1,11 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, type Duration, Effect, Layer, Option } from "effect"
-import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { constTrue } from "effect/Function"
+import { HttpEffect, HttpMiddleware, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import { PaymentRoutes } from "../payments/PaymentRoutes.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
 import { MetricsRoutes, SystemRoutes } from "./SystemRoutes.ts"
@@ -95,13 +97,18 @@ export const MetricsServer = HttpRouter.serve(
 const nodeServer = (host: string, port: number, gracefulShutdownTimeout: Duration.Duration) =>
   NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), { host, port, gracefulShutdownTimeout })
 
-/** The API on HOST:PORT and, when METRICS_PORT is set, /metrics on HOST:METRICS_PORT. */
+/**
+ * The API on HOST:PORT and, when METRICS_PORT is set, /metrics on HOST:METRICS_PORT. A request opens a server
+ * span only where spans are exported.
+ */
 export const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
   const { host, metricsPort, port, shutdownGrace } = yield* AppConfig
+  const traced = yield* TracesExported
   const api = ApiServer.pipe(Layer.provide(nodeServer(host, port, shutdownGrace)))
-  return Option.match(metricsPort, {
+  const servers = Option.match(metricsPort, {
     onNone: () => api,
     onSome: (metricsPort) =>
       Layer.merge(api, MetricsServer.pipe(Layer.provide(nodeServer(host, metricsPort, shutdownGrace))))
   })
+  return traced ? servers : servers.pipe(Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, constTrue)))
 }))

@@ -1,4 +1,4 @@
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { lookup } from "node:dns/promises"
 import { AppConfig } from "../config/AppConfig.ts"
 
@@ -8,6 +8,14 @@ import { AppConfig } from "../config/AppConfig.ts"
  * compose file names Tempo, which only its observability profile starts.
  * The OpenTelemetry SDK is loaded only when it is used, so an instance without tracing does not pay for it.
  */
+/**
+ * True where spans are exported. Per-payment spans (the job, the processor call, their links) are opened only then:
+ * without an exporter nobody reads them, and they cost more than the rest of a payment's bookkeeping.
+ */
+export const TracesExported = Context.Reference<boolean>("app/observability/TracesExported", {
+  defaultValue: () => false
+})
+
 export const TracingLive = Layer.unwrap(Effect.gen(function*() {
   const { instanceId, otlpEndpoint, otlpOptional } = yield* AppConfig
   if (Option.isNone(otlpEndpoint)) return Layer.empty
@@ -18,7 +26,10 @@ export const TracingLive = Layer.unwrap(Effect.gen(function*() {
   }
   const { otlpTracing } = yield* Effect.promise(() => import("./OtlpTracing.ts"))
   yield* Effect.logInfo("exporting traces").pipe(Effect.annotateLogs({ endpoint }))
-  return otlpTracing({ endpoint, serviceName: "rinha-payments", instanceId })
+  return Layer.merge(
+    otlpTracing({ endpoint, serviceName: "rinha-payments", instanceId }),
+    Layer.succeed(TracesExported, true)
+  )
 }))
 
 const resolves = (hostname: string) =>

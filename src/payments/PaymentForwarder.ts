@@ -1,6 +1,7 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import {
   type ProcessorAmbiguous,
   ProcessorGateway,
@@ -40,6 +41,8 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
       const health = yield* ProcessorHealth
       const queue = yield* PaymentQueue
       const intake = yield* PaymentIntake
+      const clock = yield* Clock.Clock
+      const traced = yield* TracesExported
       const retry = Schedule.jittered(backoff(config))
 
       const settleOnce = (processor: Processor, payment: ProcessorPayment) =>
@@ -82,63 +85,78 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
       const rate = config.routing.maxSendRate / 1000
       const burst = Math.max(1, rate * 100)
       let tokens = burst
-      let refilledAt = yield* Clock.currentTimeMillis
-      const sendPermit: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      let refilledAt = clock.currentTimeMillisUnsafe()
+      /** 0 when a send may leave now (and takes its token), else the milliseconds until one may. */
+      const paceDelay = (now: number) => {
         tokens = Math.min(burst, tokens + (now - refilledAt) * rate)
         refilledAt = now
         if (tokens >= 1) {
           tokens--
-          return Effect.void
+          return 0
         }
-        return Effect.andThen(Effect.sleep(Math.ceil((1 - tokens) / rate)), sendPermit)
-      })
+        return Math.ceil((1 - tokens) / rate)
+      }
 
-      const decide = Effect.fnUntraced(function*(heldSince: number | undefined) {
-        const now = yield* Clock.currentTimeMillis
-        return route({
-          default: yield* health.view("default"),
-          fallback: yield* health.view("fallback"),
-          arrivalRate: yield* queue.arrivalRate,
+      const decide = (now: number, heldSince: number | undefined) =>
+        route({
+          default: health.viewAt("default", now),
+          fallback: health.viewAt("fallback", now),
+          arrivalRate: queue.arrivalRateAt(now),
           capacity: config.processorConnections,
           heldFor: heldSince === undefined ? 0 : now - heldSince,
           settings
         })
+
+      const decisions = {
+        hold: metrics.routingDecisions.labels({ decision: "hold" }),
+        default: metrics.routingDecisions.labels({ decision: "default" }),
+        fallback: metrics.routingDecisions.labels({ decision: "fallback" })
+      }
+
+      const forwardUntraced = Effect.fnUntraced(function*(payment: PaymentRequest, attempt?: Attempt) {
+        if (attempt !== undefined) {
+          const sent = { ...payment, requestedAt: attempt.requestedAt }
+          yield* settle(attempt.processor, sent)
+          return { ...sent, processor: attempt.processor } satisfies RecordedPayment
+        }
+        let heldSince: number | undefined
+        for (;;) {
+          const now = clock.currentTimeMillisUnsafe()
+          const decision = decide(now, heldSince)
+          if (decision._tag === "Hold") {
+            decisions.hold.inc()
+            heldSince ??= now
+            yield* health.awaitChange("250 millis")
+            continue
+          }
+          const delay = paceDelay(now)
+          if (delay > 0) {
+            // decided again once the pace allows a send: the wait may have been long
+            yield* Effect.sleep(delay)
+            continue
+          }
+          const processor = decision.processor
+          decisions[processor].inc()
+          const sent: ProcessorPayment = {
+            correlationId: payment.correlationId,
+            amount: payment.amount,
+            requestedAt: new Date(now)
+          }
+          yield* intake.beforeSend(sent.correlationId, { processor, requestedAt: sent.requestedAt })
+          const result = yield* health.track(processor, gateway.send(processor, sent), classify).pipe(
+            Effect.catchTag("ProcessorAmbiguous", () => settle(processor, sent)),
+            Effect.result
+          )
+          if (Result.isSuccess(result)) return { ...sent, processor } satisfies RecordedPayment
+          yield* logUnavailable(result.failure)
+        }
       })
 
-      const forward = Effect.fn("PaymentForwarder.forward")(
-        function*(payment: PaymentRequest, attempt?: Attempt) {
-          if (attempt !== undefined) {
-            const sent = { ...payment, requestedAt: attempt.requestedAt }
-            yield* settle(attempt.processor, sent)
-            return { ...sent, processor: attempt.processor } satisfies RecordedPayment
-          }
-          let heldSince: number | undefined
-          for (;;) {
-            if ((yield* decide(heldSince))._tag === "Send") yield* sendPermit
-            // decided again once the pace allows a send: the wait may have been long
-            const decision = yield* decide(heldSince)
-            metrics.routingDecisions.inc({ decision: decision._tag === "Hold" ? "hold" : decision.processor })
-            if (decision._tag === "Hold") {
-              heldSince ??= yield* Clock.currentTimeMillis
-              yield* health.awaitChange("250 millis")
-              continue
-            }
-            const processor = decision.processor
-            const sent: ProcessorPayment = {
-              correlationId: payment.correlationId,
-              amount: payment.amount,
-              requestedAt: new Date(yield* Clock.currentTimeMillis)
-            }
-            yield* intake.beforeSend(sent.correlationId, { processor, requestedAt: sent.requestedAt })
-            const result = yield* health.track(processor, gateway.send(processor, sent), classify).pipe(
-              Effect.catchTag("ProcessorAmbiguous", () => settle(processor, sent)),
-              Effect.result
-            )
-            if (Result.isSuccess(result)) return { ...sent, processor } satisfies RecordedPayment
-            yield* logUnavailable(result.failure)
-          }
-        }
-      )
+      const forward = traced
+        ? Effect.fn("PaymentForwarder.forward")(function*(payment: PaymentRequest, attempt?: Attempt) {
+          return yield* forwardUntraced(payment, attempt)
+        })
+        : forwardUntraced
 
       return PaymentForwarder.of({ forward })
     })

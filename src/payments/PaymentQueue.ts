@@ -2,6 +2,7 @@ import { Clock, Context, Effect, Layer, Queue, Schedule, type Tracer } from "eff
 import { AppConfig } from "../config/AppConfig.ts"
 import { QueueFull } from "../http/ApiError.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import type { PaymentRequest } from "./Payment.ts"
 import type { Attempt } from "./PaymentIntake.ts"
 
@@ -15,6 +16,10 @@ export interface QueuedPayment {
 
 export type OfferResult = "accepted" | "duplicate"
 
+const succeedAccepted = Effect.succeed<OfferResult>("accepted")
+const succeedDuplicate = Effect.succeed<OfferResult>("duplicate")
+const queueFull = Effect.fail(new QueueFull())
+
 export class PaymentQueue extends Context.Service<PaymentQueue, {
   readonly offer: (payment: PaymentRequest) => Effect.Effect<OfferResult, QueueFull>
   /** Enqueues a payment taken over from the durable intake, whatever this instance knew of it. */
@@ -24,18 +29,24 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
   readonly room: Effect.Effect<number>
   readonly take: Effect.Effect<QueuedPayment>
   readonly complete: (job: QueuedPayment) => Effect.Effect<void>
+  /** The same, done at once: for a worker's exit handler. */
+  readonly completeUnsafe: (job: QueuedPayment) => void
   readonly size: Effect.Effect<number>
   readonly inFlight: Effect.Effect<number>
   readonly purge: Effect.Effect<number>
   readonly awaitIdle: Effect.Effect<void>
   /** Payments accepted per second lately (the larger of the last full second and the current one so far). */
   readonly arrivalRate: Effect.Effect<number>
+  /** The same at `now` (epoch milliseconds), read without an effect. */
+  readonly arrivalRateAt: (now: number) => number
 }>()("app/payments/PaymentQueue") {
   static readonly layer: Layer.Layer<PaymentQueue, never, AppConfig | Metrics> = Layer.effect(
     PaymentQueue,
     Effect.gen(function*() {
       const { queueCapacity } = yield* AppConfig
       const metrics = yield* Metrics
+      const clock = yield* Clock.Clock
+      const traced = yield* TracesExported
       const queue = yield* Queue.bounded<QueuedPayment>(queueCapacity)
       // every correlationId accepted by this instance since the last purge: queued, in flight or recorded
       const known = new Set<string>()
@@ -52,29 +63,40 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         }
         thisSecond++
       }
-      const arrivalRate = Effect.map(Clock.currentTimeMillis, (now) => {
+      const arrivalRateAt = (now: number) => {
         const current = Math.floor(now / 1000)
         if (current === second) return Math.max(lastSecond, thisSecond / Math.max(0.25, (now % 1000) / 1000))
         return current === second + 1 ? thisSecond : 0
-      })
+      }
 
-      const offer = Effect.fnUntraced(function*(payment: PaymentRequest) {
+      const enqueue = (
+        payment: PaymentRequest,
+        span: Tracer.AnySpan | undefined
+      ): Effect.Effect<OfferResult, QueueFull> => {
         if (known.has(payment.correlationId)) {
           metrics.rejected.inc({ reason: "duplicate" })
-          return "duplicate" as const
+          return succeedDuplicate
         }
-        const enqueuedAt = yield* Clock.currentTimeMillis
-        const span = yield* Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined))
+        const enqueuedAt = clock.currentTimeMillisUnsafe()
         if (!Queue.offerUnsafe(queue, { payment, enqueuedAt, span })) {
           metrics.rejected.inc({ reason: "queue_full" })
-          return yield* new QueueFull()
+          return queueFull
         }
         known.add(payment.correlationId)
         countArrival(enqueuedAt)
         metrics.enqueued.inc()
         metrics.queueLength.inc()
-        return "accepted" as const
-      })
+        return succeedAccepted
+      }
+
+      // the request's span is kept for the job's link only where spans are exported
+      const offer = traced
+        ? (payment: PaymentRequest) =>
+          Effect.flatMap(
+            Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
+            (span) => enqueue(payment, span)
+          )
+        : (payment: PaymentRequest) => Effect.suspend(() => enqueue(payment, undefined))
 
       const restore = (payment: PaymentRequest, attempt: Attempt | undefined) =>
         Effect.gen(function*() {
@@ -96,11 +118,11 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         return job
       })
 
-      const complete = (_job: QueuedPayment) =>
-        Effect.sync(() => {
-          inFlight--
-          metrics.inFlight.dec()
-        })
+      const completeUnsafe = (_job: QueuedPayment) => {
+        inFlight--
+        metrics.inFlight.dec()
+      }
+      const complete = (job: QueuedPayment) => Effect.sync(() => completeUnsafe(job))
 
       const purge = Effect.map(Queue.clear(queue), (dropped) => {
         known.clear()
@@ -120,11 +142,13 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         room: Effect.sync(() => queueCapacity - Queue.sizeUnsafe(queue)),
         take,
         complete,
+        completeUnsafe,
         size: Queue.size(queue),
         inFlight: Effect.sync(() => inFlight),
         purge,
         awaitIdle,
-        arrivalRate
+        arrivalRate: Effect.map(Clock.currentTimeMillis, arrivalRateAt),
+        arrivalRateAt
       })
     })
   )

@@ -1,6 +1,7 @@
 import { Context, Deferred, type Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import { backoff } from "./Backoff.ts"
 import type { RecordedPayment, SummaryRange } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
@@ -50,6 +51,11 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
             })
 
           const retry = backoff(config)
+          const traced = yield* TracesExported
+          const enqueue = (entry: Entry) => {
+            unwritten.add(entry)
+            Queue.offerUnsafe(queue, entry)
+          }
 
           const write = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
             repository.insertMany(batch).pipe(
@@ -88,6 +94,8 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
                 Effect.ensuring(Effect.sync(() => writing = 0))
               )
             }),
+            // what arrives while the statement runs and during the interval goes out together in the next one
+            Effect.andThen(Effect.sleep(config.recordInterval)),
             Effect.forever,
             Effect.forkScoped
           )
@@ -107,16 +115,13 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           )
 
           return PaymentRecorder.of({
-            record: (payment) =>
-              Effect.currentParentSpan.pipe(
-                Effect.orElseSucceed(() => undefined),
-                Effect.flatMap((span) => {
-                  const entry = { payment, span }
-                  unwritten.add(entry)
-                  return Queue.offer(queue, entry)
-                }),
-                Effect.asVoid
-              ),
+            record: traced
+              ? (payment) =>
+                Effect.flatMap(
+                  Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
+                  (span) => Effect.sync(() => enqueue({ payment, span }))
+                )
+              : (payment) => Effect.sync(() => enqueue({ payment, span: undefined })),
             pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
             awaitWritten: (range, within) =>
               Effect.suspend(() => {

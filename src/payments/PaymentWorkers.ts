@@ -1,6 +1,7 @@
-import { Clock, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Effect, Exit, Layer, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import { PaymentForwarder } from "./PaymentForwarder.ts"
 import { PaymentQueue, type QueuedPayment } from "./PaymentQueue.ts"
 import { PaymentRecorder } from "./PaymentRecorder.ts"
@@ -20,36 +21,45 @@ export const PaymentWorkers: Layer.Layer<
   const forwarder = yield* PaymentForwarder
   const recorder = yield* PaymentRecorder
 
-  const handle = (job: QueuedPayment) =>
-    Effect.gen(function*() {
-      const takenAt = yield* Clock.currentTimeMillis
-      metrics.queueWait.observe((takenAt - job.enqueuedAt) / 1000)
-      const recorded = yield* forwarder.forward(job.payment, job.attempt)
-      yield* recorder.record(recorded)
-      metrics.jobDuration.observe(
-        { processor: recorded.processor },
-        ((yield* Clock.currentTimeMillis) - takenAt) / 1000
-      )
-    }).pipe(
-      Effect.withSpan("PaymentWorkers.process", {
+  const clock = yield* Clock.Clock
+  const traced = yield* TracesExported
+  const jobDuration = {
+    default: metrics.jobDuration.labels({ processor: "default" }),
+    fallback: metrics.jobDuration.labels({ processor: "fallback" })
+  }
+
+  const process = (job: QueuedPayment) => {
+    const takenAt = clock.currentTimeMillisUnsafe()
+    metrics.queueWait.observe((takenAt - job.enqueuedAt) / 1000)
+    return Effect.flatMap(forwarder.forward(job.payment, job.attempt), (recorded) => {
+      jobDuration[recorded.processor].observe((clock.currentTimeMillisUnsafe() - takenAt) / 1000)
+      return recorder.record(recorded)
+    })
+  }
+
+  const traceJob = (job: QueuedPayment, effect: Effect.Effect<void>) =>
+    traced
+      ? Effect.withSpan(effect, "PaymentWorkers.process", {
         root: true,
         links: job.span === undefined ? [] : [{ span: job.span, attributes: { "link.kind": "enqueued-by" } }],
         attributes: { correlationId: job.payment.correlationId }
+      })
+      : effect
+
+  const handle = (job: QueuedPayment) =>
+    traceJob(job, Effect.suspend(() => process(job))).pipe(
+      Effect.onExit((exit) => {
+        queue.completeUnsafe(job)
+        if (Exit.isSuccess(exit)) return Effect.void
+        return Effect.logError(
+          Exit.hasInterrupts(exit) ? "payment abandoned while in flight" : "payment job failed"
+        ).pipe(Effect.annotateLogs({ correlationId: job.payment.correlationId, cause: Cause.pretty(exit.cause) }))
       }),
-      Effect.catchDefect((defect) =>
-        Effect.logError("payment job failed").pipe(
-          Effect.annotateLogs({ correlationId: job.payment.correlationId, defect: String(defect) })
-        )
-      ),
-      Effect.onInterrupt(() =>
-        Effect.logError("payment abandoned while in flight").pipe(
-          Effect.annotateLogs({ correlationId: job.payment.correlationId })
-        )
-      ),
-      Effect.ensuring(queue.complete(job))
+      // a defect is logged above; the worker goes on with the next payment
+      Effect.catchDefect(() => Effect.void)
     )
 
-  const worker = queue.take.pipe(Effect.flatMap(handle), Effect.forever)
+  const worker = Effect.forever(Effect.flatMap(queue.take, handle))
   for (let i = 0; i < config.workers; i++) {
     yield* Effect.forkScoped(worker)
   }

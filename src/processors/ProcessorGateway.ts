@@ -1,8 +1,10 @@
 import { NodeHttpClient } from "@effect/platform-node"
-import { Clock, Context, Duration, Effect, Exit, Layer, Option, Schema, Semaphore } from "effect"
-import { HttpClient, HttpClientRequest } from "effect/http"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { HttpClient } from "effect/http"
+import { type Dispatcher, Pool } from "undici"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { TracesExported } from "../observability/Tracing.ts"
 import { Processor } from "../payments/Payment.ts"
 
 export interface ProcessorPayment {
@@ -55,75 +57,128 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         const config = yield* AppConfig
         const metrics = yield* Metrics
         const client = yield* HttpClient.HttpClient
-        const permits: Record<Processor, Semaphore.Semaphore> = {
-          default: yield* Semaphore.make(config.processorConnections),
-          fallback: yield* Semaphore.make(config.processorConnections)
+        const clock = yield* Clock.Clock
+        const traced = yield* TracesExported
+        const limit = config.processorConnections
+        const sendTimeout = Duration.toMillis(config.processorTimeout)
+        const slots = { default: makeSlots(limit), fallback: makeSlots(limit) }
+        const pools = {
+          default: yield* processorPool(config.processorUrls.default, config),
+          fallback: yield* processorPool(config.processorUrls.fallback, config)
+        }
+        const paymentsPath = {
+          default: `${new URL(config.processorUrls.default).pathname.replace(/\/+$/, "")}/payments`,
+          fallback: `${new URL(config.processorUrls.fallback).pathname.replace(/\/+$/, "")}/payments`
+        }
+        const inFlight = {
+          default: metrics.processorInFlight.labels({ processor: "default" }),
+          fallback: metrics.processorInFlight.labels({ processor: "fallback" })
         }
 
-        const timed = <A, E extends { readonly reason: string }>(
-          processor: Processor,
-          effect: Effect.Effect<A, E>,
-          outcome: (value: A) => string
-        ) =>
-          Effect.gen(function*() {
-            const startedAt = yield* Clock.currentTimeNanos
-            const exit = yield* Effect.exit(effect)
-            const seconds = Number((yield* Clock.currentTimeNanos) - startedAt) / 1e9
-            const label = Exit.isSuccess(exit)
-              ? outcome(exit.value)
-              : Exit.findErrorOption(exit).pipe(Option.match({ onNone: () => "interrupted", onSome: (e) => e.reason }))
-            metrics.processorLatency.observe({ processor, outcome: label }, seconds)
-            return yield* exit
-          })
+        // a connection permit: taken at once while one is free, else waited for up to the acquire timeout
+        const acquire = (processor: Processor): Effect.Effect<void, ProcessorUnavailable> =>
+          Effect.callback<void>((resume) => {
+            if (slots[processor].tryTake()) return resume(Effect.void)
+            const waiter = () => resume(Effect.void)
+            slots[processor].waiters.push(waiter)
+            return Effect.sync(() => slots[processor].cancel(waiter))
+          }).pipe(
+            Effect.timeoutOrElse({
+              duration: config.processorAcquireTimeout,
+              orElse: () => Effect.fail(new ProcessorUnavailable({ processor, reason: "no connection available" }))
+            })
+          )
 
         const withConnection = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
-          Effect.scoped(
-            Effect.andThen(
-              permits[processor].takeScoped(1).pipe(
-                Effect.timeoutOrElse({
-                  duration: config.processorAcquireTimeout,
-                  orElse: () => Effect.fail(new ProcessorUnavailable({ processor, reason: "no connection available" }))
-                })
-              ),
-              effect
-            )
-          )
+          Effect.acquireUseRelease(acquire(processor), () => effect, () => Effect.sync(() => slots[processor].give()))
 
-        const counted = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
-          Effect.acquireUseRelease(
-            Effect.sync(() => metrics.processorInFlight.inc({ processor })),
-            () => effect,
-            () => Effect.sync(() => metrics.processorInFlight.dec({ processor }))
-          )
-
-        const send = Effect.fn("ProcessorGateway.send")(
-          function*(processor: Processor, payment: ProcessorPayment) {
-            yield* Effect.annotateCurrentSpan({ processor, correlationId: payment.correlationId })
-            const request = HttpClientRequest.post(`${config.processorUrls[processor]}/payments`).pipe(
-              HttpClientRequest.bodyText(
-                `{"correlationId":"${payment.correlationId}","amount":${payment.amount},"requestedAt":"${payment.requestedAt.toISOString()}"}`,
-                "application/json"
+        // one POST on the processor's pool: one timer for the whole exchange, the body drained, no per-call client
+        const post = (processor: Processor, payment: ProcessorPayment) =>
+          Effect.callback<number, ProcessorUnavailable | ProcessorAmbiguous>((resume) => {
+            const startedAt = clock.currentTimeNanosUnsafe()
+            let controller: Dispatcher.DispatchController | undefined
+            let status = 0
+            let settled = false
+            inFlight[processor].inc()
+            const settle = (
+              outcome: string,
+              result: Effect.Effect<number, ProcessorUnavailable | ProcessorAmbiguous>
+            ) => {
+              if (settled) return false
+              settled = true
+              clearTimeout(timer)
+              slots[processor].give()
+              inFlight[processor].dec()
+              metrics.processorLatency.observe(
+                { processor, outcome },
+                Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9
               )
-            )
-            const exchange = client.execute(request).pipe(
-              Effect.flatMap((response) => Effect.as(response.arrayBuffer, response.status)),
-              Effect.timeoutOrElse({
-                duration: config.processorTimeout,
-                orElse: () => Effect.fail(new ProcessorAmbiguous({ processor, reason: "timeout" }))
-              }),
-              Effect.catchTag("HttpClientError", (error) =>
-                Effect.fail(
-                  neverSent(error.cause)
-                    ? new ProcessorUnavailable({ processor, reason: errorCode(error.cause) })
-                    : new ProcessorAmbiguous({ processor, reason: errorCode(error.cause) })
-                ))
-            )
-            const status = yield* timed(processor, withConnection(processor, counted(processor, exchange)), String)
-            if (status >= 200 && status < 300) return "processed" as const
-            if (status === 422) return "duplicate" as const
-            return yield* new ProcessorUnavailable({ processor, reason: `status ${status}` })
-          }
-        )
+              resume(result)
+              return true
+            }
+            const timer = setTimeout(() => {
+              if (settle("timeout", Effect.fail(new ProcessorAmbiguous({ processor, reason: "timeout" })))) {
+                controller?.abort(new Error("processor timeout"))
+              }
+            }, sendTimeout)
+            pools[processor].dispatch({
+              method: "POST",
+              path: paymentsPath[processor],
+              headers: jsonHeaders,
+              body:
+                `{"correlationId":"${payment.correlationId}","amount":${payment.amount},"requestedAt":"${payment.requestedAt.toISOString()}"}`
+            }, {
+              onRequestStart(started) {
+                controller = started
+                if (settled) started.abort(new Error("send interrupted"))
+              },
+              onResponseStart(_, statusCode) {
+                status = statusCode
+              },
+              onResponseData() {},
+              onResponseEnd() {
+                settle(String(status), Effect.succeed(status))
+              },
+              onResponseError(_, error) {
+                const reason = errorCode(error)
+                settle(
+                  reason,
+                  Effect.fail(
+                    notSentCodes.has(reason)
+                      ? new ProcessorUnavailable({ processor, reason })
+                      : new ProcessorAmbiguous({ processor, reason })
+                  )
+                )
+              }
+            })
+            return Effect.sync(() => {
+              if (settle("interrupted", Effect.interrupt)) controller?.abort(new Error("send interrupted"))
+            })
+          })
+
+        const outcome = (processor: Processor, status: number): Effect.Effect<SendOutcome, ProcessorUnavailable> =>
+          status >= 200 && status < 300
+            ? succeedProcessed
+            : status === 422
+            ? succeedDuplicate
+            : Effect.fail(new ProcessorUnavailable({ processor, reason: `status ${status}` }))
+
+        const sendUntraced = (processor: Processor, payment: ProcessorPayment) =>
+          Effect.flatMap(
+            Effect.suspend(() =>
+              slots[processor].tryTake()
+                ? post(processor, payment)
+                : Effect.andThen(acquire(processor), post(processor, payment))
+            ),
+            (status) => outcome(processor, status)
+          )
+
+        const send = traced
+          ? Effect.fn("ProcessorGateway.send")(function*(processor: Processor, payment: ProcessorPayment) {
+            yield* Effect.annotateCurrentSpan({ processor, correlationId: payment.correlationId })
+            return yield* sendUntraced(processor, payment)
+          })
+          : sendUntraced
 
         const lookup = Effect.fn("ProcessorGateway.lookup")(
           function*(processor: Processor, correlationId: string) {
@@ -192,6 +247,43 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
   )
 }
 
+const jsonHeaders = { "content-type": "application/json" }
+const succeedProcessed = Effect.succeed<SendOutcome>("processed")
+const succeedDuplicate = Effect.succeed<SendOutcome>("duplicate")
+
+/** Connection permits: a count while one is free, and the waiters, woken one per permit given back. */
+const makeSlots = (limit: number) => {
+  let taken = 0
+  const waiters: Array<() => void> = []
+  return {
+    waiters,
+    tryTake: () => taken < limit && waiters.length === 0 ? (taken++, true) : false,
+    give: () => {
+      const next = waiters.shift()
+      if (next === undefined) taken--
+      else next()
+    },
+    cancel: (waiter: () => void) => {
+      const index = waiters.indexOf(waiter)
+      if (index !== -1) waiters.splice(index, 1)
+    }
+  }
+}
+
+/** The keep-alive connection pool to one processor, closed with the layer. */
+const processorPool = (url: string, config: AppConfig["Service"]) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      new Pool(new URL(url).origin, {
+        connections: config.processorConnections,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: Duration.toMillis(config.processorAcquireTimeout) }
+      })
+    ),
+    (pool) => Effect.promise(() => pool.destroy())
+  )
+
 const HealthJson = Schema.Struct({ failing: Schema.Boolean, minResponseTime: Schema.Finite })
 
 const StoredPaymentJson = Schema.Struct({ amount: Schema.Finite, requestedAt: Schema.String })
@@ -213,5 +305,3 @@ const errorCode = (cause: unknown): string => {
   }
   return "transport error"
 }
-
-const neverSent = (cause: unknown) => notSentCodes.has(errorCode(cause))

@@ -38,6 +38,8 @@ interface State {
  */
 export class ProcessorHealth extends Context.Service<ProcessorHealth, {
   readonly view: (processor: Processor) => Effect.Effect<ProcessorView>
+  /** The view at `now` (epoch milliseconds), read without an effect: the forwarder asks once per send. */
+  readonly viewAt: (processor: Processor, now: number) => ProcessorView
   /** Times a send and feeds its outcome to the passive signals. */
   readonly track: <A, E>(
     processor: Processor,
@@ -66,12 +68,14 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       })
     })
     const stale = Duration.toMillis(config.health.pollInterval) * 3
+    const suspectFor = Duration.toMillis(config.routing.suspectFor)
+    const clock = yield* Clock.Clock
 
     const viewAt = (processor: Processor, now: number): ProcessorView => {
       const state = states[processor]
       const polled = state.polled !== undefined && now - state.polled.checkedAt <= stale ? state.polled : undefined
-      let oldest = now
-      for (const startedAt of state.pending.values()) oldest = Math.min(oldest, startedAt)
+      // sends are added in the order they start, so the first one pending is the oldest
+      const oldest = state.pending.size === 0 ? now : Math.min(now, state.pending.values().next().value ?? now)
       const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
       return {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
@@ -105,37 +109,38 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       send: Effect.Effect<A, E>,
       classify: (exit: { readonly ok: boolean; readonly error?: E }) => SendResult
     ) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const state = states[processor]
-        const startedAt = yield* Clock.currentTimeMillis
+        const startedAt = clock.currentTimeMillisUnsafe()
         const token = ++sends
         state.pending.set(token, startedAt)
-        const exit = yield* Effect.exit(send)
-        state.pending.delete(token)
-        const now = yield* Clock.currentTimeMillis
-        const result = exit._tag === "Success"
-          ? classify({ ok: true })
-          : classify({
-            ok: false,
-            ...(exit.cause.reasons[0]?._tag === "Fail" ? { error: exit.cause.reasons[0].error } : {})
-          })
-        if (result === "refused") {
-          const wasFailing = now < state.suspectUntil
-          state.suspectUntil = now + Duration.toMillis(config.routing.suspectFor)
-          if (!wasFailing) yield* signal
-        } else {
+        return Effect.onExit(send, (exit) => {
+          state.pending.delete(token)
+          const now = clock.currentTimeMillisUnsafe()
+          const result = exit._tag === "Success"
+            ? classify({ ok: true })
+            : classify({
+              ok: false,
+              ...(exit.cause.reasons[0]?._tag === "Fail" ? { error: exit.cause.reasons[0].error } : {})
+            })
+          if (result === "refused") {
+            const wasFailing = now < state.suspectUntil
+            state.suspectUntil = now + suspectFor
+            return wasFailing ? Effect.void : signal
+          }
           state.slowestSincePoll = Math.max(state.slowestSincePoll, now - startedAt)
           if (result === "answered" && now < state.suspectUntil && exit._tag === "Success") {
             state.suspectUntil = 0
-            yield* signal
+            return signal
           }
-        }
-        return yield* exit
+          return Effect.void
+        })
       })
 
     return {
       service: ProcessorHealth.of({
         view: (processor) => Effect.map(Clock.currentTimeMillis, (now) => viewAt(processor, now)),
+        viewAt,
         track,
         awaitChange: (within) =>
           Effect.suspend(() => Deferred.await(changed).pipe(Effect.timeoutOption(within), Effect.asVoid)),
