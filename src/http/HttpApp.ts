@@ -1,5 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, type Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, type Duration, Effect, Layer, Option } from "effect"
 import { constTrue } from "effect/Function"
 import { HttpEffect, HttpMiddleware, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
@@ -34,19 +34,18 @@ const observed = (metrics: Metrics["Service"], label: string) =>
 <E, R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 ) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const startedAt = yield* Clock.currentTimeNanos
-    yield* HttpEffect.appendPreResponseHandler((request, response) =>
-      Effect.map(Clock.currentTimeNanos, (now) => {
-        const labels = { method: request.method, route: label, status: response.status }
-        metrics.httpRequests.inc(labels)
-        metrics.httpDuration.observe(labels, Number(now - startedAt) / 1e9)
-        return response
-      })
-    )
+  Effect.withFiber((fiber) => {
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    const clock = fiber.getRef(Clock.Clock)
+    const startedAt = clock.currentTimeNanosUnsafe()
+    HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (request, response) => {
+      const labels = { method: request.method, route: label, status: response.status }
+      metrics.httpRequests.inc(labels)
+      metrics.httpDuration.observe(labels, Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9)
+      return Effect.succeed(response)
+    })
     const requestId = request.headers["x-request-id"] ?? String(++requestSequence)
-    return yield* Effect.annotateLogs(handler, "requestId", requestId)
+    return Effect.annotateLogs(handler, "requestId", requestId)
   })
 
 /** The routes, then 404 for an unknown path and 405 (with `Allow`) for a known one, each counted and timed. */

@@ -1,7 +1,9 @@
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { parse as parseContentType } from "content-type"
 import { ByteSize, Effect, Result, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { compareNumber } from "lossless-json"
+import { IncomingMessage } from "node:http"
 import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -11,13 +13,20 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const isJsonMediaType = (type: string) =>
   type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"))
 
+const noProblems: ReadonlyArray<FieldError> = []
+
 const codings = (header: string | undefined) =>
   header === undefined ? [] : header.split(",").map((coding) => coding.trim().toLowerCase())
 
 /** What is wrong with the headers describing a JSON body, as `{field, message}` pairs. */
 export const headerProblems = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<FieldError> => {
-  const problems: Array<FieldError> = []
   const contentType = headers["content-type"]
+  // what every well-behaved client sends: nothing to parse
+  if (
+    contentType === "application/json" && headers["content-encoding"] === undefined &&
+    headers["transfer-encoding"] === undefined
+  ) return noProblems
+  const problems: Array<FieldError> = []
   const { parameters, type } = parseContentType(contentType ?? "")
   const charset: string | undefined = parameters.charset?.toLowerCase()
   if (contentType === undefined || !isJsonMediaType(type)) {
@@ -143,6 +152,32 @@ export const lossyParts = (text: string, root = "body"): ReadonlyArray<FieldErro
 }
 
 /**
+ * A Node request's body, read from its stream with three listeners: the platform's generic reader runs a fiber and
+ * a cache per request, a cost every payment would pay. A body over `limit` bytes is drained and refused.
+ */
+const readNodeBody = (source: IncomingMessage, limit: number) =>
+  Effect.callback<Uint8Array, InvalidRequest>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const done = (result: Effect.Effect<Uint8Array, InvalidRequest>) => {
+      source.off("data", onData).off("end", onEnd).off("error", onClose).off("close", onClose)
+      resume(result)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= limit) return void chunks.push(chunk)
+      done(Effect.fail(invalid("body", `body larger than ${limit} bytes`)))
+      source.resume()
+    }
+    const onEnd = () => done(Effect.succeed(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
+    const onClose = () => done(Effect.fail(invalid("body", "could not read the body")))
+    source.on("data", onData).on("end", onEnd).on("error", onClose).on("close", onClose)
+    return Effect.sync(() => {
+      source.off("data", onData).off("end", onEnd).off("error", onClose).off("close", onClose)
+    })
+  })
+
+/**
  * Reads the current request's body as JSON: a JSON content type (UTF-8 if it names a charset), no content coding
  * and no transfer coding but chunked, at most `limit` bytes, valid UTF-8 without a byte order mark, well-formed,
  * with no key given twice in an object and no number a double cannot hold. Anything else is an InvalidRequest
@@ -155,14 +190,17 @@ export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, 
     if (headers.length > 0) return yield* new InvalidRequest({ errors: headers })
     const declared = Number(request.headers["content-length"] ?? 0)
     if (declared > limit) return yield* invalid("body", `body larger than ${limit} bytes`)
-    const bytes = yield* request.arrayBuffer.pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
-      Effect.mapError((error) =>
-        error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
-          ? invalid("body", `body larger than ${limit} bytes`)
-          : invalid("body", "could not read the body")
+    const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+    const bytes = yield* source instanceof IncomingMessage && request.headers.expect === undefined
+      ? readNodeBody(source, limit)
+      : request.arrayBuffer.pipe(
+        Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
+        Effect.mapError((error) =>
+          error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
+            ? invalid("body", `body larger than ${limit} bytes`)
+            : invalid("body", "could not read the body")
+        )
       )
-    )
     const text = yield* Effect.try({
       try: () => utf8.decode(bytes),
       catch: () => invalid("body", "not valid UTF-8")

@@ -11,7 +11,8 @@ import { PaymentRepository } from "./PaymentRepository.ts"
 
 const decodePayment = decodeOrInvalid(PaymentRequest)
 
-const accepted = HttpServerResponse.empty({ status: 202 })
+// a declared empty body: no chunked framing to write
+const accepted = HttpServerResponse.empty({ status: 202, headers: { "content-length": "0" } })
 
 const instantPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
 
