@@ -1,7 +1,7 @@
 /**
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
- *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags "..."]
+ *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
  * The service is dist/main.js (run `pnpm build` first); with DATABASE_URL set it uses that PostgreSQL, else PGlite.
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.

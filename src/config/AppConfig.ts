@@ -138,7 +138,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   retryBase: duration("PAYMENT_RETRY_BASE", "100 millis"),
   retryMax: duration("PAYMENT_RETRY_MAX", "5 seconds"),
   recordBatchSize: positiveInt("RECORD_BATCH_SIZE", 500),
-  recordInterval: duration("RECORD_BATCH_INTERVAL", "20 millis"),
+  recordInterval: duration("RECORD_BATCH_INTERVAL", "100 millis"),
   intakeDurability: Config.schema(Schema.Literals(["memory", "postgres"]), "INTAKE_DURABILITY").pipe(
     Config.withDefault("memory" as const)
   ),

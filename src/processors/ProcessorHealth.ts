@@ -189,23 +189,24 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
         yield* publish
       })
 
-      const holdLease = Effect.map(
-        sql<{ readonly holder: string }>`
+      // the claim is the budget: only one claim per interval succeeds, whoever holds the lease; renewing the lease
+      // and claiming the processors that are due take one statement
+      const holdLeaseAndClaim = sql<{ readonly kind: "lease" | "claim"; readonly value: string }>`
+        WITH lease AS (
           UPDATE health_poller_lease
           SET holder = ${holder}, expires_at = now() + ${leaseMillis} * interval '1 millisecond'
           WHERE id = 1 AND (holder = ${holder} OR expires_at < now())
-          RETURNING holder`,
-        (rows) => rows.length === 1
-      )
+          RETURNING holder
+        ), claimed AS (
+          UPDATE processor_health SET polled_at = now()
+          WHERE EXISTS (SELECT 1 FROM lease) AND polled_at <= now() - ${pollMillis} * interval '1 millisecond'
+          RETURNING processor
+        )
+        SELECT 'lease' AS kind, holder AS value FROM lease
+        UNION ALL SELECT 'claim' AS kind, processor AS value FROM claimed`
 
-      // the claim is the budget: only one claim per interval succeeds, whoever holds the lease
-      const pollIfDue = (processor: Processor) =>
+      const poll = (processor: Processor) =>
         Effect.gen(function*() {
-          const claimed = yield* sql`
-            UPDATE processor_health SET polled_at = now()
-            WHERE processor = ${processor} AND polled_at <= now() - ${pollMillis} * interval '1 millisecond'
-            RETURNING processor`
-          if (claimed.length === 0) return
           const report = yield* Effect.result(gateway.health(processor))
           metrics.healthCalls.inc({ processor, outcome: report._tag === "Success" ? "ok" : report.failure.reason })
           if (report._tag === "Failure") return
@@ -217,9 +218,12 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
         })
 
       const poller = Effect.gen(function*() {
-        const leader = yield* holdLease
-        metrics.healthPoller.set(leader ? 1 : 0)
-        if (leader) yield* Effect.forEach(processors, pollIfDue, { concurrency: "unbounded", discard: true })
+        const rows = yield* holdLeaseAndClaim
+        metrics.healthPoller.set(rows.some((row) => row.kind === "lease") ? 1 : 0)
+        const due = processors.filter((processor) =>
+          rows.some((row) => row.kind === "claim" && row.value === processor)
+        )
+        yield* Effect.forEach(due, poll, { concurrency: "unbounded", discard: true })
       })
 
       const quietly = <E>(name: string) => (effect: Effect.Effect<void, E>) =>
