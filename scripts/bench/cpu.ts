@@ -6,16 +6,18 @@
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
+import { Effect, Option } from "effect"
 import { buildSync } from "esbuild"
 import * as hdr from "hdr-histogram-js"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
 import { Pool, request } from "undici"
+import { freePort } from "../../src/arena/Processes.ts"
+import { clockTicksPerSecond, readProcess } from "../../src/arena/ProcessSampler.ts"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -39,7 +41,6 @@ for (const name of only) {
 if (!(rate > 0 && duration > 0 && warmup >= 0)) throw new Error("--rate and --duration must be > 0, --warmup >= 0")
 
 const token = "123"
-const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
 const databaseUrl = process.env.DATABASE_URL
 
 // == child processes
@@ -79,17 +80,6 @@ process.on("SIGINT", () => {
   void stopAll().then(() => process.exit(130))
 })
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
 const waitReady = async (url: string, started: ReturnType<typeof start>) => {
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
@@ -115,17 +105,9 @@ const call = async (method: "GET" | "POST", url: string, headers: Record<string,
 
 // == /proc
 
-const readCpuTicks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  // fields after "pid (comm) ": state is field 3, utime and stime are fields 14 and 15
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return Number(fields[11]) + Number(fields[12])
-}
-
-const readStatusKiB = (pid: number, field: "VmRSS" | "VmHWM") => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0)
-}
+/** The process's CPU ticks and RSS, read the way the arena's sampler reads them. */
+const reading = (pid: number) =>
+  Option.getOrThrowWith(Effect.runSync(readProcess(pid)), () => new Error(`process ${pid} is gone`))
 
 // == simulators
 
@@ -135,7 +117,7 @@ interface Simulator {
 }
 
 const startSimulator = async (fee: number): Promise<Simulator> => {
-  const port = await freePort()
+  const port = await Effect.runPromise(freePort)
   const started = start(`simulator (fee ${fee})`, [
     "src/simulator/main.ts",
     "--port",
@@ -286,7 +268,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
   for (const simulator of simulators) {
     await call("POST", `${simulator.url}/admin/purge-payments`, { "x-rinha-token": token })
   }
-  const port = await freePort()
+  const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
@@ -307,15 +289,15 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     await call("POST", `${url}/purge-payments`)
     console.log(`${name}: pid ${pid}, ${warmup} s warm-up, then ${duration} s measured at ${rate}/s`)
 
-    let peakRssKiB = 0
-    const sampleRss = () => peakRssKiB = Math.max(peakRssKiB, readStatusKiB(pid, "VmRSS"))
+    let peakRssBytes = 0
+    const sampleRss = () => peakRssBytes = Math.max(peakRssBytes, reading(pid).rssBytes)
     const sampler = setInterval(sampleRss, 100)
     sampleRss()
 
     let cpuAtWindow = 0
     let totalsAtWindow: Promise<Array<number>> = Promise.resolve([0, 0])
     const load = await runLoad(url, warmup + duration, warmup, () => {
-      cpuAtWindow = readCpuTicks(pid)
+      cpuAtWindow = reading(pid).cpuTicks
       totalsAtWindow = Promise.all(simulators.map(simulatorTotal))
     })
     const before = await totalsAtWindow
@@ -329,10 +311,11 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       steady = now.every((count, i) => count === after[i]) ? steady + 1 : 0
       after = now
     }
-    const cpuMs = ((readCpuTicks(pid) - cpuAtWindow) * 1000) / clockTicks
+    const end = reading(pid)
+    const cpuMs = ((end.cpuTicks - cpuAtWindow) * 1000) / clockTicksPerSecond
     clearInterval(sampler)
-    sampleRss()
-    const hwmMiB = readStatusKiB(pid, "VmHWM") / 1024
+    peakRssBytes = Math.max(peakRssBytes, end.rssBytes)
+    const hwmMiB = end.peakRssBytes / 1024 ** 2
     if (started.child.exitCode !== null) throw new Error(started.describeExit())
 
     const payments = after.reduce((sum, count, i) => sum + count - before[i], 0)
@@ -350,7 +333,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       cpuMs,
       cpuMsPer: cpuMs / Math.max(1, perPost ? stats.accepted : payments),
       cpuPer: perPost ? "POST" : "payment",
-      peakRssMiB: peakRssKiB / 1024,
+      peakRssMiB: peakRssBytes / 1024 ** 2,
       hwmMiB,
       p50Ms: percentile(50),
       p99Ms: percentile(99),
@@ -383,7 +366,7 @@ const table = (results: ReadonlyArray<Result>) => {
 
 const main = async () => {
   const load = loadavg().map((value) => value.toFixed(2)).join(" ")
-  console.log(`node ${process.version}, CLK_TCK ${clockTicks}, load average at start: ${load}`)
+  console.log(`node ${process.version}, CLK_TCK ${clockTicksPerSecond}, load average at start: ${load}`)
   console.log(
     databaseUrl === undefined
       ? "database: PGlite embedded (in-process: its CPU and memory count in the service's figures)"

@@ -17,6 +17,8 @@ export interface ProcessReading {
   readonly rssBytes: number
   /** The anonymous part of the RSS (heap, stacks): what a memory limit cannot reclaim, unlike file pages. */
   readonly anonBytes: number
+  /** The largest RSS the process has had (VmHWM). */
+  readonly peakRssBytes: number
   /** utime + stime, clock ticks. */
   readonly cpuTicks: number
 }
@@ -57,7 +59,12 @@ export const readProcess = (pid: number): Effect.Effect<Option.Option<ProcessRea
       return Option.none()
     }
     const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024
-    return Option.some({ rssBytes: kB("VmRSS"), anonBytes: kB("RssAnon"), cpuTicks: stat.cpuTicks })
+    return Option.some({
+      rssBytes: kB("VmRSS"),
+      anonBytes: kB("RssAnon"),
+      peakRssBytes: kB("VmHWM"),
+      cpuTicks: stat.cpuTicks
+    })
   })
 
 /** The children the kernel lists for each thread of `pid`; undefined without CONFIG_PROC_CHILDREN. */

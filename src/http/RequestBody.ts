@@ -159,8 +159,9 @@ const readNodeBody = (source: IncomingMessage, limit: number) =>
   Effect.callback<Uint8Array, InvalidRequest>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
+    const detach = () => source.off("data", onData).off("end", onEnd).off("error", onClose).off("close", onClose)
     const done = (result: Effect.Effect<Uint8Array, InvalidRequest>) => {
-      source.off("data", onData).off("end", onEnd).off("error", onClose).off("close", onClose)
+      detach()
       resume(result)
     }
     const onData = (chunk: Buffer) => {
@@ -172,9 +173,7 @@ const readNodeBody = (source: IncomingMessage, limit: number) =>
     const onEnd = () => done(Effect.succeed(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
     const onClose = () => done(Effect.fail(invalid("body", "could not read the body")))
     source.on("data", onData).on("end", onEnd).on("error", onClose).on("close", onClose)
-    return Effect.sync(() => {
-      source.off("data", onData).off("end", onEnd).off("error", onClose).off("close", onClose)
-    })
+    return Effect.sync(detach)
   })
 
 /**

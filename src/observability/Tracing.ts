@@ -3,12 +3,6 @@ import { lookup } from "node:dns/promises"
 import { AppConfig } from "../config/AppConfig.ts"
 
 /**
- * Exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise spans stay in-process. With
- * OTEL_EXPORTER_OTLP_OPTIONAL, an endpoint whose host does not resolve at startup turns tracing off instead: the
- * compose file names Tempo, which only its observability profile starts.
- * The OpenTelemetry SDK is loaded only when it is used, so an instance without tracing does not pay for it.
- */
-/**
  * True where spans are exported. Per-payment spans (the job, the processor call, their links) are opened only then:
  * without an exporter nobody reads them, and they cost more than the rest of a payment's bookkeeping.
  */
@@ -16,6 +10,12 @@ export const TracesExported = Context.Reference<boolean>("app/observability/Trac
   defaultValue: () => false
 })
 
+/**
+ * Exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise spans stay in-process. With
+ * OTEL_EXPORTER_OTLP_OPTIONAL, an endpoint whose host does not resolve at startup turns tracing off instead: the
+ * compose file names Tempo, which only its observability profile starts.
+ * The OpenTelemetry SDK is loaded only when it is used, so an instance without tracing does not pay for it.
+ */
 export const TracingLive = Layer.unwrap(Effect.gen(function*() {
   const { instanceId, otlpEndpoint, otlpOptional } = yield* AppConfig
   if (Option.isNone(otlpEndpoint)) return Layer.empty

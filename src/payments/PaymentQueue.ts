@@ -35,9 +35,10 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
   readonly inFlight: Effect.Effect<number>
   readonly purge: Effect.Effect<number>
   readonly awaitIdle: Effect.Effect<void>
-  /** Payments accepted per second lately (the larger of the last full second and the current one so far). */
-  readonly arrivalRate: Effect.Effect<number>
-  /** The same at `now` (epoch milliseconds), read without an effect. */
+  /**
+   * Payments accepted per second lately, at `now` (epoch milliseconds): the larger of the last full second and the
+   * current one so far.
+   */
   readonly arrivalRateAt: (now: number) => number
 }>()("app/payments/PaymentQueue") {
   static readonly layer: Layer.Layer<PaymentQueue, never, AppConfig | Metrics> = Layer.effect(
@@ -147,7 +148,6 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         inFlight: Effect.sync(() => inFlight),
         purge,
         awaitIdle,
-        arrivalRate: Effect.map(Clock.currentTimeMillis, arrivalRateAt),
         arrivalRateAt
       })
     })

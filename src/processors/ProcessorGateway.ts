@@ -76,9 +76,8 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         }
 
         // a connection permit: taken at once while one is free, else waited for up to the acquire timeout
-        const acquire = (processor: Processor): Effect.Effect<void, ProcessorUnavailable> =>
+        const awaitPermit = (processor: Processor): Effect.Effect<void, ProcessorUnavailable> =>
           Effect.callback<void>((resume) => {
-            if (slots[processor].tryTake()) return resume(Effect.void)
             const waiter = () => resume(Effect.void)
             slots[processor].waiters.push(waiter)
             return Effect.sync(() => slots[processor].cancel(waiter))
@@ -88,6 +87,8 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
               orElse: () => Effect.fail(new ProcessorUnavailable({ processor, reason: "no connection available" }))
             })
           )
+        const acquire = (processor: Processor): Effect.Effect<void, ProcessorUnavailable> =>
+          Effect.suspend(() => slots[processor].tryTake() ? Effect.void : awaitPermit(processor))
 
         const withConnection = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
           Effect.acquireUseRelease(acquire(processor), () => effect, () => Effect.sync(() => slots[processor].give()))
@@ -163,13 +164,10 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
             ? succeedDuplicate
             : Effect.fail(new ProcessorUnavailable({ processor, reason: `status ${status}` }))
 
+        // the permit taken here is given back when the exchange settles
         const sendUntraced = (processor: Processor, payment: ProcessorPayment) =>
           Effect.flatMap(
-            Effect.suspend(() =>
-              slots[processor].tryTake()
-                ? post(processor, payment)
-                : Effect.andThen(acquire(processor), post(processor, payment))
-            ),
+            Effect.andThen(acquire(processor), post(processor, payment)),
             (status) => outcome(processor, status)
           )
 
