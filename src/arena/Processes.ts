@@ -1,6 +1,7 @@
-import { type Duration, Effect, Schedule, Schema } from "effect"
+import { type Duration, Effect, Option, Schedule, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createWriteStream } from "node:fs"
+import { randomInt } from "node:crypto"
+import { createWriteStream, existsSync, readFileSync } from "node:fs"
 import { connect, createServer } from "node:net"
 import { join } from "node:path"
 
@@ -16,8 +17,34 @@ export interface Started {
   readonly log: string
 }
 
-/** A TCP port nothing listens on right now. */
-export const freePort = Effect.callback<number>((resume) => {
+const bindable = (port: number) =>
+  Effect.callback<boolean>((resume) => {
+    const server = createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, "0.0.0.0", () => server.close(() => resume(Effect.succeed(true))))
+  })
+
+// the kernel hands out ephemeral ports (32768-60999 by default) to outgoing connections and to listen(0): a port
+// taken from that range can be another socket's by the time a child binds it, so ports are drawn below it
+const drawnPorts = () => {
+  const file = "/proc/sys/net/ipv4/ip_local_port_range"
+  const [low] = existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).map(Number) : []
+  return low !== undefined && Number.isFinite(low) && low > 12_000 ? { from: 10_000, to: low - 1 } : undefined
+}
+
+/** A TCP port nothing listens on right now, outside the range the kernel gives outgoing connections. */
+export const freePort: Effect.Effect<number> = Effect.suspend(() => {
+  const range = drawnPorts()
+  if (range === undefined) return kernelPort
+  // not Effect's Random: a test's is seeded, and parallel test files would draw the same ports
+  return Effect.sync(() => randomInt(range.from, range.to + 1)).pipe(
+    Effect.flatMap((port) => Effect.map(bindable(port), (free) => free ? Option.some(port) : Option.none())),
+    Effect.repeat({ until: Option.isSome }),
+    Effect.map((port) => Option.getOrThrow(port))
+  )
+})
+
+const kernelPort = Effect.callback<number>((resume) => {
   const server = createServer()
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
