@@ -111,9 +111,18 @@ export const ensureRunning = (started: Started) =>
     : Effect.fail(
       new ProcessError({
         process: started.name,
-        message: `exited (${started.child.exitCode ?? started.child.signalCode}); see ${started.log}`
+        message: `exited (${started.child.exitCode ?? started.child.signalCode}); see ${started.log}${
+          logTail(started.log)
+        }`
       })
     )
+
+// the end of a log, so a failure on CI (where the file is gone afterwards) says why the process stopped
+const logTail = (log: string) => {
+  if (!existsSync(log)) return ""
+  const lines = readFileSync(log, "utf8").trimEnd().split("\n").filter((line) => !/^\s+at /.test(line))
+  return `, which ends:\n${lines.slice(-8).join("\n")}`
+}
 
 const httpStatus = (url: string, timeoutMs: number) =>
   Effect.tryPromise({
