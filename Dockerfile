@@ -20,7 +20,8 @@ FROM pnpm AS deps
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts
 
 FROM --platform=linux/amd64 ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# one malloc arena: the allocations outside the V8 heap are few, and each extra arena keeps its own pages
+ENV NODE_ENV=production MALLOC_ARENA_MAX=1
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -30,4 +31,4 @@ EXPOSE 9999
 # bash's /dev/tcp instead of a second Node process, which would cost ~40 MB inside the instance's memory limit
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-9999} && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--max-old-space-size=64", "dist/main.js"]

@@ -2,7 +2,8 @@
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
- * The service is dist/main.js (run `pnpm build` first); with DATABASE_URL set it uses that PostgreSQL, else PGlite.
+ * The service is dist/main.js (run `pnpm build` first) with the Dockerfile's Node flags (unless --node-flags replaces
+ * them) and the ENV of its runtime stage; with DATABASE_URL set it uses that PostgreSQL, else PGlite.
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
@@ -16,6 +17,7 @@ import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
 import { Pool, request } from "undici"
+import { readImage } from "../../src/arena/Image.ts"
 import { freePort } from "../../src/arena/Processes.ts"
 import { clockTicksPerSecond, readProcess } from "../../src/arena/ProcessSampler.ts"
 
@@ -26,7 +28,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "30" },
     warmup: { type: "string", default: "5" },
     only: { type: "string", default: "service,null,reference" },
-    "node-flags": { type: "string", default: "--max-semi-space-size=8 --max-old-space-size=64" }
+    "node-flags": { type: "string" }
   }
 })
 const rate = Number(values.rate)
@@ -39,6 +41,9 @@ for (const name of only) {
   if (!targetNames.some((known) => known === name)) throw new Error(`unknown target ${name} in --only`)
 }
 if (!(rate > 0 && duration > 0 && warmup >= 0)) throw new Error("--rate and --duration must be > 0, --warmup >= 0")
+
+const image = await Effect.runPromise(readImage("Dockerfile"))
+const nodeFlags = values["node-flags"]?.split(/\s+/).filter((flag) => flag !== "") ?? image.nodeFlags
 
 const token = "123"
 const databaseUrl = process.env.DATABASE_URL
@@ -254,7 +259,7 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
   switch (name) {
     case "service":
       return {
-        args: [...values["node-flags"].split(/\s+/).filter((flag) => flag !== ""), "dist/main.js"],
+        args: [...nodeFlags, "dist/main.js"],
         ready: "/ready"
       }
     case "null":
@@ -270,6 +275,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
   }
   const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
+    ...(name === "service" ? image.env : {}),
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),
@@ -399,7 +405,8 @@ const main = async () => {
     rate,
     duration,
     warmup,
-    nodeFlags: values["node-flags"],
+    nodeFlags: nodeFlags.join(" "),
+    imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
   writeFileSync(file, JSON.stringify({ node: process.version, loadAtStart: load, config, results }, null, 2) + "\n")

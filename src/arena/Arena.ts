@@ -2,7 +2,7 @@ import { Clock, Effect, Option, Schedule } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
-import { readNodeFlags } from "./Image.ts"
+import { readImage } from "./Image.ts"
 import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
 import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
 import { writeNginxConfig } from "./Nginx.ts"
@@ -200,15 +200,16 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   const instancePorts: Array<number> = []
   for (let i = 1; i <= options.instances; i++) instancePorts.push(lonely ? options.port : yield* freePort)
   const instances: Array<{ readonly name: string; readonly url: string }> = []
-  // the service runs with the container's Node flags unless told otherwise; other backends as they are
-  const flags = options.backend._tag !== "Service"
-    ? []
-    : Option.isSome(options.nodeFlags)
-    ? options.nodeFlags.value
-    : yield* readNodeFlags(join(root, "Dockerfile"))
+  // the service runs with the container's Node flags (unless told otherwise) and environment; other backends as
+  // they are
+  const image = options.backend._tag === "Service"
+    ? yield* readImage(join(root, "Dockerfile"))
+    : { nodeFlags: [], env: {} }
+  const flags = Option.getOrElse(options.nodeFlags, () => image.nodeFlags)
   if (options.backend._tag === "Service") {
     yield* options.log(
-      `node flags${Option.isSome(options.nodeFlags) ? "" : " (the Dockerfile's CMD)"}: ${flags.join(" ")}`
+      `node flags${Option.isSome(options.nodeFlags) ? "" : " (the Dockerfile's CMD)"}: ${flags.join(" ")}; ` +
+        `the Dockerfile's ENV: ${Object.entries(image.env).map(([key, value]) => `${key}=${value}`).join(" ")}`
     )
   }
   for (const [index, port] of instancePorts.entries()) {
@@ -224,6 +225,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         command: node,
         args: [...flags, script],
         env: {
+          ...image.env,
           ...options.env,
           PORT: String(port),
           HOST: "127.0.0.1",

@@ -1,6 +1,7 @@
 /**
- * What the container image runs: the Node flags of the Dockerfile's final `CMD ["node", ...flags, "dist/main.js"]`,
- * so the arena starts each instance with the same heap settings as the deployment it measures.
+ * What the container image runs: the Node flags of the Dockerfile's final `CMD ["node", ...flags, "dist/main.js"]`
+ * and the `ENV` of its last stage, so the arena starts each instance with the same heap and allocator settings as
+ * the deployment it measures.
  */
 import { Data, Effect, Option } from "effect"
 import { readFile } from "node:fs/promises"
@@ -24,13 +25,39 @@ export const nodeFlagsOf = (dockerfile: string): ReadonlyArray<string> | ImageEr
   return parts.slice(1, -1)
 }
 
+/** One `ENV` instruction's arguments, `A=1 B="two words"` (or the legacy `A 1`), as a record. */
+export const envInstruction = (args: string): Readonly<Record<string, string>> => {
+  if (/^\w+=/.test(args)) {
+    return Object.fromEntries(
+      Array.from(args.matchAll(/(\w+)=("[^"]*"|\S*)/g), (m): [string, string] => [m[1]!, m[2]!.replace(/^"|"$/g, "")])
+    )
+  }
+  const space = args.search(/\s/)
+  return space === -1 ? { [args]: "" } : { [args.slice(0, space)]: args.slice(space).trim() }
+}
+
+/** The `ENV` settings of the last stage (after the last FROM), later ones winning. */
+export const envOf = (dockerfile: string): Readonly<Record<string, string>> => {
+  const lines = dockerfile.replace(/\\\r?\n/g, " ").split(/\r?\n/)
+  const stage = lines.slice(lines.findLastIndex((line) => /^\s*FROM\s/i.test(line)) + 1)
+  return Object.assign(
+    {},
+    ...stage.flatMap((line) => {
+      const args = /^\s*ENV\s+(.*)$/i.exec(line)?.[1]
+      return args === undefined ? [] : [envInstruction(args.trim())]
+    })
+  )
+}
+
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
 
-export const readNodeFlags = Effect.fn("Image.readNodeFlags")(function*(file: string) {
+/** The image's Node flags and environment, read from the Dockerfile at `file`. */
+export const readImage = Effect.fn("Image.readImage")(function*(file: string) {
   const text = yield* Effect.tryPromise({
     try: () => readFile(file, "utf8"),
     catch: () => new ImageError({ message: `cannot read ${file}` })
   })
   const flags = nodeFlagsOf(text)
-  return Array.isArray(flags) ? flags : yield* Effect.fail(flags)
+  if (!Array.isArray(flags)) return yield* Effect.fail(flags)
+  return { nodeFlags: flags, env: envOf(text) }
 })

@@ -1,7 +1,27 @@
 import { Context, Layer } from "effect"
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"
+import { collectDefaultMetrics, Counter, Gauge, type GaugeConfiguration, Histogram, Registry } from "prom-client"
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * A gauge its owner sets from its own state when /metrics is scraped, instead of on every change: the owner
+ * installs the reading with `readFrom` (until then the gauge reads 0).
+ */
+export interface SampledGauge<T extends string = never> {
+  readonly gauge: Gauge<T>
+  readonly readFrom: (read: (gauge: Gauge<T>) => void) => void
+}
+
+const sampledGauge = <T extends string = never>(config: GaugeConfiguration<T>): SampledGauge<T> => {
+  let read = (_gauge: Gauge<T>) => {}
+  const gauge = new Gauge<T>({
+    ...config,
+    collect() {
+      read(this)
+    }
+  })
+  return { gauge, readFrom: (reader) => void (read = reader) }
+}
 
 const make = (options: { readonly runtimeMetrics: boolean }) => {
   const registry = new Registry()
@@ -22,8 +42,8 @@ const make = (options: { readonly runtimeMetrics: boolean }) => {
       buckets: latencyBuckets,
       registers
     }),
-    queueLength: new Gauge({ name: "payment_queue_length", help: "Payments waiting in the queue", registers }),
-    inFlight: new Gauge({
+    queueLength: sampledGauge({ name: "payment_queue_length", help: "Payments waiting in the queue", registers }),
+    inFlight: sampledGauge({
       name: "payment_jobs_in_flight",
       help: "Payments taken by a worker, not yet done",
       registers
@@ -96,7 +116,7 @@ const make = (options: { readonly runtimeMetrics: boolean }) => {
       labelNames: ["processor"] as const,
       registers
     }),
-    processorInFlight: new Gauge({
+    processorInFlight: sampledGauge({
       name: "processor_requests_in_flight",
       help: "Payment requests sent to the processor and not answered yet, by processor",
       labelNames: ["processor"] as const,

@@ -2,7 +2,9 @@ import { Schema } from "effect"
 
 export const MAX_AMOUNT = 9_999_999_999.99
 
-const hasAtMostTwoDecimals = (amount: number) => Number(amount.toFixed(2)) === amount
+// below 1e13 a hundredfold stays exact enough to round: the same answer as toFixed(2), without formatting a string
+const hasAtMostTwoDecimals = (amount: number) =>
+  Math.abs(amount) < 1e13 ? Math.round(amount * 100) / 100 === amount : Number(amount.toFixed(2)) === amount
 
 export const Amount = Schema.Finite.check(
   Schema.isGreaterThan(0, { expected: "a number greater than 0" }),

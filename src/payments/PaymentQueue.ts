@@ -52,6 +52,8 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
       // every correlationId accepted by this instance since the last purge: queued, in flight or recorded
       const known = new Set<string>()
       let inFlight = 0
+      metrics.queueLength.readFrom((gauge) => gauge.set(Queue.sizeUnsafe(queue)))
+      metrics.inFlight.readFrom((gauge) => gauge.set(inFlight))
       let second = 0
       let thisSecond = 0
       let lastSecond = 0
@@ -86,7 +88,6 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         known.add(payment.correlationId)
         countArrival(enqueuedAt)
         metrics.enqueued.inc()
-        metrics.queueLength.inc()
         return succeedAccepted
       }
 
@@ -109,25 +110,20 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
             span: undefined,
             ...(attempt === undefined ? {} : { attempt })
           })
-          metrics.queueLength.inc()
         })
 
       const take = Effect.map(Queue.take(queue), (job) => {
         inFlight++
-        metrics.queueLength.dec()
-        metrics.inFlight.inc()
         return job
       })
 
       const completeUnsafe = (_job: QueuedPayment) => {
         inFlight--
-        metrics.inFlight.dec()
       }
       const complete = (job: QueuedPayment) => Effect.sync(() => completeUnsafe(job))
 
       const purge = Effect.map(Queue.clear(queue), (dropped) => {
         known.clear()
-        metrics.queueLength.set(0)
         return dropped.length
       })
 

@@ -3,7 +3,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
 import { backoff } from "./Backoff.ts"
-import type { RecordedPayment, SummaryRange } from "./Payment.ts"
+import { processors, type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
@@ -15,6 +15,10 @@ interface Entry {
   readonly payment: RecordedPayment
   readonly span: Tracer.AnySpan | undefined
 }
+
+// in cents, so a batch adds what its payments add one by one
+const sumAmounts = (payments: ReadonlyArray<RecordedPayment>) =>
+  payments.reduce((cents, payment) => cents + toCents(payment.amount), 0) / 100
 
 const inRange = (at: Date, range: SummaryRange) =>
   (range.from === undefined || at >= range.from) && (range.to === undefined || at <= range.to)
@@ -71,9 +75,11 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               Effect.tap((written) =>
                 Effect.sync(() => {
                   metrics.recordBatchSize.observe(batch.length)
-                  for (const payment of written) {
-                    metrics.recorded.inc({ processor: payment.processor })
-                    metrics.recordedAmount.inc({ processor: payment.processor }, payment.amount)
+                  for (const processor of processors) {
+                    const mine = written.filter((payment) => payment.processor === processor)
+                    if (mine.length === 0) continue
+                    metrics.recorded.inc({ processor }, mine.length)
+                    metrics.recordedAmount.inc({ processor }, sumAmounts(mine))
                   }
                 })
               ),

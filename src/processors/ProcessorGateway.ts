@@ -5,7 +5,7 @@ import { type Dispatcher, Pool } from "undici"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
-import { Processor } from "../payments/Payment.ts"
+import { Processor, processors } from "../payments/Payment.ts"
 
 export interface ProcessorPayment {
   readonly correlationId: string
@@ -70,10 +70,10 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           default: `${new URL(config.processorUrls.default).pathname.replace(/\/+$/, "")}/payments`,
           fallback: `${new URL(config.processorUrls.fallback).pathname.replace(/\/+$/, "")}/payments`
         }
-        const inFlight = {
-          default: metrics.processorInFlight.labels({ processor: "default" }),
-          fallback: metrics.processorInFlight.labels({ processor: "fallback" })
-        }
+        const inFlight = { default: 0, fallback: 0 }
+        metrics.processorInFlight.readFrom((gauge) => {
+          for (const processor of processors) gauge.set({ processor }, inFlight[processor])
+        })
 
         // a connection permit: taken at once while one is free, else waited for up to the acquire timeout
         const awaitPermit = (processor: Processor): Effect.Effect<void, ProcessorUnavailable> =>
@@ -100,7 +100,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
             let controller: Dispatcher.DispatchController | undefined
             let status = 0
             let settled = false
-            inFlight[processor].inc()
+            inFlight[processor]++
             const settle = (
               outcome: string,
               result: Effect.Effect<number, ProcessorUnavailable | ProcessorAmbiguous>
@@ -109,7 +109,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
               settled = true
               clearTimeout(timer)
               slots[processor].give()
-              inFlight[processor].dec()
+              inFlight[processor]--
               metrics.processorLatency.observe(
                 { processor, outcome },
                 Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ImageError, nodeFlagsOf, readNodeFlags } from "../../src/arena/Image.ts"
+import { envOf, ImageError, nodeFlagsOf, readImage } from "../../src/arena/Image.ts"
 
 describe("the image's Node flags", () => {
   it("are what the last exec-form CMD passes to node before dist/main.js", () => {
@@ -21,9 +21,19 @@ describe("the image's Node flags", () => {
     }
   })
 
-  it.effect("of the repository's Dockerfile cap the heap", () =>
+  it.effect("of the repository's Dockerfile cap the heap, and its runtime stage limits malloc's arenas", () =>
     Effect.gen(function*() {
-      const flags = yield* readNodeFlags("Dockerfile")
-      assert.isTrue(flags.some((flag) => flag.startsWith("--max-old-space-size=")), flags.join(" "))
+      const image = yield* readImage("Dockerfile")
+      assert.isTrue(image.nodeFlags.some((flag) => flag.startsWith("--max-old-space-size=")), image.nodeFlags.join(" "))
+      assert.match(image.env.MALLOC_ARENA_MAX ?? "", /^\d+$/)
     }))
+
+  it("take the last stage's ENV, in either form, later settings winning", () => {
+    assert.deepStrictEqual(
+      envOf(
+        `FROM a AS b\nENV EARLY=1\nFROM c\nENV A=1 B="two words" \\\n  C=3\nRUN x\nENV A=4\n`
+      ),
+      { A: "4", B: "two words", C: "3" }
+    )
+  })
 })

@@ -6,6 +6,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { basename, join, posix } from "node:path"
+import { envInstruction } from "../../src/arena/Image.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
 import { freePort, type Running, waitReady } from "../support/process.ts"
 import { appServicesOf, environmentOf, isPinned, loadCompose, readRepoFile, root, run, tagOf } from "./support.ts"
@@ -107,17 +108,6 @@ const healthcheckOf = (args: string) => {
     options[name] = value
   }
   return { options, command: execForm(match[2].trim()) }
-}
-
-/** `ENV A=1 B=2` (and the legacy `ENV A 1`) as a record. */
-const envOf = (args: string): Readonly<Record<string, string>> => {
-  if (/^\w+=/.test(args)) {
-    return Object.fromEntries(
-      Array.from(args.matchAll(/(\w+)=("[^"]*"|\S*)/g), (m): [string, string] => [m[1], m[2].replace(/^"|"$/g, "")])
-    )
-  }
-  const space = args.search(/\s/)
-  return space === -1 ? { [args]: "" } : { [args.slice(0, space)]: args.slice(space).trim() }
 }
 
 /** A Go duration as HEALTHCHECK takes it ("3s", "1m30s", "500ms"), in milliseconds. */
@@ -416,7 +406,7 @@ describe(`the runtime stage, rehearsed without Docker on ${backendName}`, () => 
         )
 
         const stageEnv: Record<string, string> = Object.fromEntries(
-          instructionsOf(runtime, "ENV").flatMap((i) => Object.entries(envOf(i.args)))
+          instructionsOf(runtime, "ENV").flatMap((i) => Object.entries(envInstruction(i.args)))
         )
         const [[, firstApp]] = appServicesOf(loadCompose())
         const composeEnv = Object.fromEntries(
