@@ -1,8 +1,10 @@
 /**
- * `pnpm arena [--profile final|preview|smoke] [--instances 2] [--vus N] [--duration S] [--timeline FILE]
- *   [--limits] [--compose FILE] [--node-flags "..."] [--out DIR] [--port 9999] [--null-backend | --backend FILE]
- *   [--floor REPORT.json] [--no-build]`
+ * `pnpm arena [--profile final|preview|smoke] [--instances 2] [--vus N] [--duration S]
+ *   [--timeline FILE | --timeline random:SEED] [--limits] [--compose FILE] [--node-flags "..."] [--out DIR]
+ *   [--port 9999] [--null-backend | --backend FILE] [--floor REPORT.json] [--no-build]`
  *
+ * --timeline FILE reads the processors' stages from a JSON list; random:SEED (a whole number) generates a final-like
+ * timeline over the duration instead, the same for the same seed (src/arena/RandomTimeline.ts).
  * --limits applies docker-compose.yaml's `deploy.resources.limits` as cgroups (--compose FILE: another file's).
  * The instances run with the Dockerfile CMD's Node flags unless --node-flags replaces them.
  *
@@ -20,6 +22,7 @@ import { parseArgs } from "node:util"
 import { arena, type Backend } from "./Arena.ts"
 import type { ArenaReport, LatencySummary } from "./Model.ts"
 import { customize, isProfileName, profiles, readTimeline } from "./Profiles.ts"
+import { isRandomTimeline, parseRandomTimeline, randomStages } from "./RandomTimeline.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 
@@ -60,12 +63,21 @@ const program = Effect.gen(function*() {
   const port = (yield* decode("port", values.port)) ?? 9999
   const vus = yield* decode("vus", values.vus)
   const duration = yield* decode("duration", values.duration)
-  const stages = values.timeline === undefined ? undefined : yield* readTimeline(values.timeline)
-  const profile = customize(profiles[values.profile], {
+  const timeline = values.timeline
+  const seed = timeline === undefined || !isRandomTimeline(timeline)
+    ? undefined
+    : yield* Effect.fromResult(parseRandomTimeline(timeline)).pipe(
+      Effect.mapError((message) => usage(`--timeline ${timeline}: ${message}`))
+    )
+  const stages = timeline === undefined || seed !== undefined ? undefined : yield* readTimeline(timeline)
+  const customized = customize(profiles[values.profile], {
     ...(vus === undefined ? {} : { vus }),
     ...(duration === undefined ? {} : { duration }),
     ...(stages === undefined ? {} : { stages })
   })
+  const profile = seed === undefined
+    ? customized
+    : { ...customized, name: `${customized.name} random:${seed}`, stages: randomStages(seed, customized.duration) }
   const backend: Backend = values["null-backend"]
     ? { _tag: "Null" }
     : values.backend !== undefined
@@ -80,7 +92,7 @@ const program = Effect.gen(function*() {
     : Option.some((JSON.parse(readFileSync(values.floor, "utf8")) as ArenaReport).latency.all)
   const stamp = new Date().toISOString().replace(/[:.]/g, "-")
   const out = resolve(
-    values.out ?? join(root, "arena-out", `${profile.name}${backend._tag === "Null" ? "-null" : ""}-${stamp}`)
+    values.out ?? join(root, "arena-out", `${customized.name}${backend._tag === "Null" ? "-null" : ""}-${stamp}`)
   )
   const report = yield* arena({
     root,
