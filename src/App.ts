@@ -9,11 +9,13 @@ import { PaymentQueue } from "./payments/PaymentQueue.ts"
 import { PaymentRecorder } from "./payments/PaymentRecorder.ts"
 import { PaymentRepository } from "./payments/PaymentRepository.ts"
 import { PaymentWorkers } from "./payments/PaymentWorkers.ts"
+import { PeerRecorders } from "./payments/PeerRecorders.ts"
 import { ProcessorGateway } from "./processors/ProcessorGateway.ts"
 import { ProcessorHealth } from "./processors/ProcessorHealth.ts"
 
 /** The services the HTTP routes and the workers share: one queue, one recorder, one database pool. */
-export const ServicesLive = Layer.mergeAll(PaymentForwarder.layer, PaymentRecorder.layer).pipe(
+export const ServicesLive = Layer.mergeAll(PaymentForwarder.layer, PeerRecorders.layer).pipe(
+  Layer.provideMerge(PaymentRecorder.layer),
   Layer.provide(ProcessorHealth.layer),
   Layer.provide(ProcessorGateway.layer),
   Layer.provideMerge(PaymentIntake.layer),

@@ -62,6 +62,11 @@ export interface AppSettings {
   readonly shutdownGrace: Duration.Duration
   /** How long GET /payments-summary waits for the payments being recorded before it answers 503. */
   readonly summaryRecordWait: Duration.Duration
+  /**
+   * How long an instance's recorder mark counts after its last renewal: a summary served by another instance waits
+   * only for the marks of instances alive this recently.
+   */
+  readonly recorderMarkLease: Duration.Duration
   readonly database: DatabaseSettings
   readonly databaseTimeouts: { readonly connect: Duration.Duration; readonly statement: Duration.Duration }
   readonly otlpEndpoint: Option.Option<string>
@@ -163,6 +168,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   }),
   shutdownGrace: duration("SHUTDOWN_GRACE", "10 seconds"),
   summaryRecordWait: duration("SUMMARY_RECORD_WAIT", "300 millis"),
+  recorderMarkLease: duration("RECORDER_MARK_LEASE", "2 seconds"),
   database: databaseSettings,
   databaseTimeouts: Config.all({
     connect: duration("DB_CONNECT_TIMEOUT", "5 seconds"),

@@ -1,4 +1,4 @@
-import { Context, Deferred, type Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
+import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
@@ -14,6 +14,8 @@ import { PaymentRepository } from "./PaymentRepository.ts"
 interface Entry {
   readonly payment: RecordedPayment
   readonly span: Tracer.AnySpan | undefined
+  /** When it was handed over, epoch milliseconds. */
+  readonly handedAt: number
 }
 
 // in cents, so a batch adds what its payments add one by one
@@ -31,6 +33,11 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
    * written; false when time ran out. Answers at once when none is pending.
    */
   readonly awaitWritten: (range: SummaryRange, within: Duration.Input) => Effect.Effect<boolean>
+  /**
+   * A moment, epoch milliseconds, before which every payment handed over is written: the oldest unwritten one's,
+   * or `now` when none is pending.
+   */
+  readonly writtenThrough: (now: number) => number
 }>()("app/payments/PaymentRecorder") {
   static readonly layer: Layer.Layer<PaymentRecorder, never, AppConfig | Metrics | PaymentIntake | PaymentRepository> =
     Layer
@@ -56,6 +63,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
 
           const retry = backoff(config)
           const traced = yield* TracesExported
+          const clock = yield* Clock.Clock
           const enqueue = (entry: Entry) => {
             unwritten.add(entry)
             Queue.offerUnsafe(queue, entry)
@@ -125,9 +133,10 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               ? (payment) =>
                 Effect.flatMap(
                   Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
-                  (span) => Effect.sync(() => enqueue({ payment, span }))
+                  (span) => Effect.sync(() => enqueue({ payment, span, handedAt: clock.currentTimeMillisUnsafe() }))
                 )
-              : (payment) => Effect.sync(() => enqueue({ payment, span: undefined })),
+              : (payment) =>
+                Effect.sync(() => enqueue({ payment, span: undefined, handedAt: clock.currentTimeMillisUnsafe() })),
             pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
             awaitWritten: (range, within) =>
               Effect.suspend(() => {
@@ -139,7 +148,12 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
                 return done()
                   ? Effect.succeed(true)
                   : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
-              })
+              }),
+            // entries leave `unwritten` in the order they came: the first is the oldest
+            writtenThrough: (now) => {
+              for (const entry of unwritten) return Math.min(entry.handedAt, now)
+              return now
+            }
           })
         })
       )

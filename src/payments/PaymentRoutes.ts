@@ -1,4 +1,4 @@
-import { Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { invalid, ServiceUnavailable } from "../http/ApiError.ts"
@@ -8,6 +8,7 @@ import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
 import { PaymentRecorder } from "./PaymentRecorder.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
+import { PeerRecorders } from "./PeerRecorders.ts"
 
 const decodePayment = decodeOrInvalid(PaymentRequest)
 
@@ -51,6 +52,8 @@ export const PaymentRoutes = Effect.gen(function*() {
   const repository = yield* PaymentRepository
   // absent where nothing forwards or records (the API alone, in tests): then nothing can be pending either
   const recorder = yield* Effect.serviceOption(PaymentRecorder)
+  const peers = yield* Effect.serviceOption(PeerRecorders)
+  const clock = yield* Clock.Clock
 
   // the processors hold what the recorder still holds: until it is written the totals would be low, not exact
   const recordedSoFar = (range: SummaryRange) =>
@@ -62,6 +65,22 @@ export const PaymentRoutes = Effect.gen(function*() {
             caughtUp ? Effect.void : Effect.fail(
               new ServiceUnavailable({
                 reason: "payments the processors accepted are not recorded yet (the payments store is behind or down)"
+              })
+            )
+          )
+        )
+    })
+
+  // the other instances' recorders, up to the moment the summary was asked
+  const peersRecordedSince = (since: number) =>
+    Option.match(peers, {
+      onNone: () => Effect.void,
+      onSome: (peers) =>
+        peers.awaitCaughtUp(since, summaryRecordWait).pipe(
+          Effect.flatMap((late) =>
+            late.length === 0 ? Effect.void : Effect.fail(
+              new ServiceUnavailable({
+                reason: `instance ${late.join(", ")} has not recorded the payments the processors accepted yet`
               })
             )
           )
@@ -81,8 +100,10 @@ export const PaymentRoutes = Effect.gen(function*() {
     HttpRouter.route(
       "GET",
       "/payments-summary",
-      summaryRange.pipe(
-        Effect.tap(recordedSoFar),
+      Effect.suspend(() => {
+        const since = clock.currentTimeMillisUnsafe()
+        return summaryRange.pipe(Effect.tap(recordedSoFar), Effect.tap(() => peersRecordedSince(since)))
+      }).pipe(
         Effect.flatMap((range) =>
           repository.summary(range).pipe(
             Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))

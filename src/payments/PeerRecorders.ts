@@ -1,0 +1,77 @@
+import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import { AppConfig } from "../config/AppConfig.ts"
+import { PaymentRecorder } from "./PaymentRecorder.ts"
+
+const make = Effect.gen(function*() {
+  const config = yield* AppConfig
+  const recorder = yield* PaymentRecorder
+  const sql = yield* SqlClient.SqlClient
+  const clock = yield* Clock.Clock
+  const me = `${config.instanceId}-${randomUUID()}`
+  const lease = Duration.toMillis(config.recorderMarkLease)
+
+  const publish = Effect.suspend(() => {
+    const through = new Date(recorder.writtenThrough(clock.currentTimeMillisUnsafe()))
+    return sql`
+      INSERT INTO recorder_marks (recorder, instance, written_through, alive_until)
+      VALUES (${me}, ${config.instanceId}, ${through}, now() + ${lease} * interval '1 millisecond')
+      ON CONFLICT (recorder) DO UPDATE
+        SET written_through = excluded.written_through, alive_until = excluded.alive_until`
+  })
+  yield* publish.pipe(
+    Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause)),
+    // renewed at least four times a lease, however slowly the recorder itself writes
+    Effect.repeat(
+      Schedule.spaced(Duration.min(config.recordInterval, Duration.divideUnsafe(config.recorderMarkLease, 4)))
+    ),
+    Effect.forkScoped
+  )
+  // on shutdown the mark goes on (the fiber above stops after this) until the recorder has written everything;
+  // then the row goes, and no summary waits for this instance any more
+  yield* Effect.addFinalizer(() =>
+    recorder.pending.pipe(
+      Effect.repeat({ until: (pending) => pending === 0, schedule: Schedule.spaced("5 millis") }),
+      Effect.timeoutOption(config.shutdownGrace),
+      Effect.andThen(sql`DELETE FROM recorder_marks WHERE recorder = ${me}`),
+      Effect.ignore
+    )
+  )
+
+  const behind = (since: number) =>
+    sql<{ readonly instance: string }>`
+      SELECT instance FROM recorder_marks
+      WHERE recorder <> ${me} AND alive_until > now() AND written_through < ${new Date(since)}`.pipe(
+      Effect.map((rows) => rows.map((row) => row.instance)),
+      Effect.orElseSucceed(() => ["(the marks cannot be read)"])
+    )
+
+  const awaitCaughtUp = Effect.fn("PeerRecorders.awaitCaughtUp")(function*(since: number, within: Duration.Input) {
+    const deadline = clock.currentTimeMillisUnsafe() + Duration.toMillis(within)
+    for (;;) {
+      const late = yield* behind(since)
+      if (late.length === 0 || clock.currentTimeMillisUnsafe() >= deadline) return late
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+  return PeerRecorders.of({ awaitCaughtUp })
+})
+
+/**
+ * What the other instances' recorders have written. Every instance publishes its recorder's mark (a moment before
+ * which every payment it got an answer for is written) in `recorder_marks` each record interval, and a summary
+ * served by one instance waits until every other live instance's mark has passed the moment it was asked: whatever
+ * instance answers, the payments any instance had settled by then are counted.
+ */
+export class PeerRecorders extends Context.Service<PeerRecorders, {
+  /**
+   * Waits, up to `within`, until every other live instance has written what it had settled before `since` (epoch
+   * milliseconds); answers the instances still behind when time runs out, none when all caught up.
+   */
+  readonly awaitCaughtUp: (since: number, within: Duration.Input) => Effect.Effect<ReadonlyArray<string>>
+}>()("app/payments/PeerRecorders") {
+  static readonly layer: Layer.Layer<PeerRecorders, never, AppConfig | PaymentRecorder | SqlClient.SqlClient> = Layer
+    .effect(PeerRecorders, make)
+}
