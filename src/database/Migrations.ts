@@ -4,13 +4,15 @@ import createPayments from "../../migrations/0001_create_payments.ts"
 import processorHealth from "../../migrations/0002_processor_health.ts"
 import paymentIntake from "../../migrations/0003_payment_intake.ts"
 import recorderMarks from "../../migrations/0004_recorder_marks.ts"
+import paymentAnsweredAt from "../../migrations/0005_payment_answered_at.ts"
 
 /** Every migration in `migrations/`, by id. A new migration file is added here too. */
 export const migrations = Migrator.fromRecord({
   "0001_create_payments": createPayments,
   "0002_processor_health": processorHealth,
   "0003_payment_intake": paymentIntake,
-  "0004_recorder_marks": recorderMarks
+  "0004_recorder_marks": recorderMarks,
+  "0005_payment_answered_at": paymentAnsweredAt
 })
 
 export const runMigrations = Migrator.make({})({ loader: migrations })

@@ -30,6 +30,8 @@ export interface RecordedPayment {
   readonly amount: number
   readonly processor: Processor
   readonly requestedAt: Date
+  /** When the processor's answer arrived; unknown for payments recorded before it was kept. */
+  readonly answeredAt?: Date
 }
 
 export interface ProcessorTotals {

@@ -97,7 +97,10 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
             Effect.flatMap((entries) => {
               writing = entries.length
-              return write(entries, entries.map((entry) => entry.payment)).pipe(
+              return write(
+                entries,
+                entries.map((entry) => ({ ...entry.payment, answeredAt: new Date(entry.handedAt) }))
+              ).pipe(
                 Effect.withSpan("PaymentRecorder.write", {
                   root: true,
                   links: entries.flatMap((entry) =>

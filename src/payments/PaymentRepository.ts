@@ -19,7 +19,8 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
   readonly insertMany: (
     payments: ReadonlyArray<RecordedPayment>
   ) => Effect.Effect<ReadonlyArray<RecordedPayment>, RepositoryError>
-  readonly summary: (range: SummaryRange) => Effect.Effect<PaymentsSummary, RepositoryError>
+  /** The totals of the payments requested in `range` and, when `answeredBy` is given, answered by then. */
+  readonly summary: (range: SummaryRange, answeredBy?: Date) => Effect.Effect<PaymentsSummary, RepositoryError>
   readonly purge: Effect.Effect<void, RepositoryError>
   readonly ping: Effect.Effect<void, RepositoryError>
 }>()("app/payments/PaymentRepository") {
@@ -36,7 +37,8 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
             correlation_id: p.correlationId,
             amount: p.amount.toFixed(2),
             processor: p.processor,
-            requested_at: p.requestedAt
+            requested_at: p.requestedAt,
+            answered_at: p.answeredAt ?? null
           }))
           const inserted = yield* sql<{ readonly correlation_id: string }>`
             INSERT INTO payments ${sql.insert(rows)}
@@ -50,10 +52,14 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
       )
 
       const summary = Effect.fn("PaymentRepository.summary")(
-        function*(range: SummaryRange) {
-          const filter = range.from !== undefined && range.to !== undefined
-            ? sql`WHERE requested_at BETWEEN ${range.from} AND ${range.to}`
-            : sql``
+        function*(range: SummaryRange, answeredBy?: Date) {
+          const requested = range.from !== undefined && range.to !== undefined
+            ? sql`requested_at BETWEEN ${range.from} AND ${range.to}`
+            : sql`true`
+          const answered = answeredBy === undefined
+            ? sql`true`
+            : sql`(answered_at IS NULL OR answered_at <= ${answeredBy})`
+          const filter = sql`WHERE ${requested} AND ${answered}`
           const rows = yield* sql<{ readonly processor: Processor; readonly count: number; readonly total: string }>`
             SELECT processor, count(*)::int AS count, sum(amount)::text AS total
             FROM payments ${filter}
@@ -92,13 +98,14 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
             return true
           })
         ),
-      summary: (range) =>
+      summary: (range, answeredBy) =>
         Effect.sync(() => {
           const cents = { default: 0, fallback: 0 }
           const counts = { default: 0, fallback: 0 }
           const { from, to } = range
           for (const p of stored.values()) {
             if (from !== undefined && to !== undefined && (p.requestedAt < from || p.requestedAt > to)) continue
+            if (answeredBy !== undefined && p.answeredAt !== undefined && p.answeredAt > answeredBy) continue
             cents[p.processor] += toCents(p.amount)
             counts[p.processor]++
           }

@@ -100,12 +100,18 @@ export const PaymentRoutes = Effect.gen(function*() {
     HttpRouter.route(
       "GET",
       "/payments-summary",
+      // as of the moment it was asked, as the processors' summaries read at that moment: what any instance got an
+      // answer for before then is waited for, what is answered while it waits is left out
       Effect.suspend(() => {
         const since = clock.currentTimeMillisUnsafe()
-        return summaryRange.pipe(Effect.tap(recordedSoFar), Effect.tap(() => peersRecordedSince(since)))
+        return summaryRange.pipe(
+          Effect.tap(recordedSoFar),
+          Effect.tap(() => peersRecordedSince(since)),
+          Effect.map((range) => ({ range, asOf: new Date(since) }))
+        )
       }).pipe(
-        Effect.flatMap((range) =>
-          repository.summary(range).pipe(
+        Effect.flatMap(({ asOf, range }) =>
+          repository.summary(range, asOf).pipe(
             Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
           )
         ),

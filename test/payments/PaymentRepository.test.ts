@@ -72,6 +72,27 @@ const contract = (name: string, repositoryLayer: Layer.Layer<PaymentRepository, 
           assert.strictEqual(onlyFrom.default.totalRequests + onlyFrom.fallback.totalRequests, 4, "one bound = all")
         }))
 
+      it.effect("as of a moment, leaves out the payments answered after it and counts those of unknown answer", () =>
+        Effect.gen(function*() {
+          const repository = yield* PaymentRepository
+          yield* repository.purge
+          yield* repository.insertMany([
+            { ...row(1, 1, "default", 0), answeredAt: at(100) },
+            { ...row(2, 2, "default", 1), answeredAt: at(200) },
+            { ...row(3, 4, "fallback", 2), answeredAt: at(201) },
+            row(4, 8, "fallback", 3)
+          ])
+          const asOf = yield* repository.summary({ from: at(0), to: at(3) }, at(200))
+          assert.deepStrictEqual(asOf, {
+            default: { totalRequests: 2, totalAmount: 3 },
+            fallback: { totalRequests: 1, totalAmount: 8 }
+          })
+          const all = yield* repository.summary({ from: at(0), to: at(3) })
+          assert.strictEqual(all.fallback.totalRequests, 2, "without a moment, every answer counts")
+          const unbounded = yield* repository.summary({}, at(150))
+          assert.deepStrictEqual(unbounded.default, { totalRequests: 1, totalAmount: 1 })
+        }))
+
       it.effect("purge empties the store and ping answers", () =>
         Effect.gen(function*() {
           const repository = yield* PaymentRepository
