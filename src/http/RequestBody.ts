@@ -151,37 +151,6 @@ export const lossyParts = (text: string, root = "body"): ReadonlyArray<FieldErro
   return [...new Map(problems.map((p) => [`${p.field}\n${p.message}`, p])).values()]
 }
 
-const outsideNumber = /-?\d[-+.eE\d]*/g
-
-/**
- * `lossyParts` for what nearly every client sends, a flat object of strings and numbers without escapes, decided
- * without walking the text: its quoted strings are its keys and string values unless a key came twice, and its
- * numbers are what lies between the strings. Undefined where only the full walk can tell.
- */
-const flatObjectIsExact = (text: string, value: unknown): boolean | undefined => {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || text.includes("\\")) return undefined
-  let keys = 0
-  let strings = 0
-  for (const key in value) {
-    const field: unknown = (value as Record<string, unknown>)[key]
-    if (typeof field === "string") strings++
-    else if (typeof field !== "number") return undefined
-    keys++
-  }
-  const parts = text.split("\"")
-  if ((parts.length - 1) / 2 !== keys + strings) return false
-  for (let i = 0; i < parts.length; i += 2) {
-    for (const literal of parts[i]!.match(outsideNumber) ?? []) {
-      if (numberLoss(literal) !== undefined) return false
-    }
-  }
-  return true
-}
-
-/** What `JSON.parse` lost of `text` (which gave `value`), as `lossyParts` says, with the flat object's shortcut first. */
-export const jsonLosses = (text: string, value: unknown): ReadonlyArray<FieldError> =>
-  flatObjectIsExact(text, value) === true ? noProblems : lossyParts(text)
-
 /**
  * A Node request's body, read from its stream with three listeners: the platform's generic reader runs a fiber and
  * a cache per request, a cost every payment would pay. A body over `limit` bytes is drained and refused.
@@ -242,7 +211,7 @@ const parseBody = (bytes: ArrayBuffer | Uint8Array): Effect.Effect<unknown, Inva
   if (text.charCodeAt(0) === 0xfeff) return Effect.fail(invalid("body", "starts with a byte order mark"))
   const value = parseJson(text)
   if (Option.isNone(value)) return Effect.fail(invalid("body", "malformed JSON"))
-  const lost = jsonLosses(text, value.value)
+  const lost = lossyParts(text)
   return lost.length > 0 ? Effect.fail(new InvalidRequest({ errors: lost })) : Effect.succeed(value.value)
 }
 
