@@ -1,4 +1,4 @@
-import { Layer } from "effect"
+import { Effect, Layer, Schedule } from "effect"
 import { Migrator } from "effect/sql"
 import createPayments from "../../migrations/0001_create_payments.ts"
 import processorHealth from "../../migrations/0002_processor_health.ts"
@@ -17,5 +17,11 @@ export const migrations = Migrator.fromRecord({
 
 export const runMigrations = Migrator.make({})({ loader: migrations })
 
-/** Runs the pending migrations while the layer is built: whatever depends on the database sees the current schema. */
-export const MigrationsLive = Layer.effectDiscard(runMigrations)
+/**
+ * Runs the pending migrations while the layer is built: whatever depends on the database sees the current schema.
+ * A failed run is retried whole (it is one transaction): PGlite served over TCP to several instances at once (the
+ * tests' shared database) can fail a statement when two connections' messages interleave at startup.
+ */
+export const MigrationsLive = Layer.effectDiscard(
+  runMigrations.pipe(Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }))
+)
