@@ -23,5 +23,10 @@ export const runMigrations = Migrator.make({})({ loader: migrations })
  * tests' shared database) can fail a statement when two connections' messages interleave at startup.
  */
 export const MigrationsLive = Layer.effectDiscard(
-  runMigrations.pipe(Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }))
+  runMigrations.pipe(Effect.retry({
+    times: 4,
+    schedule: Schedule.exponential("100 millis"),
+    // a refused connection or a rejected password fails at once, as before
+    while: (error) => error._tag === "SqlError" && error.reason._tag === "UnknownError"
+  }))
 )
