@@ -8,9 +8,12 @@ import { readFile } from "node:fs/promises"
 
 export class ImageError extends Data.TaggedError("ImageError")<{ readonly message: string }> {}
 
+/** The Dockerfile's instructions a line each, continuation lines joined. */
+const logicalLines = (dockerfile: string) => dockerfile.replace(/\\\r?\n/g, " ").split(/\r?\n/)
+
 /** The flags of the last exec-form CMD that runs `node … dist/main.js`; an error says what the file holds instead. */
 export const nodeFlagsOf = (dockerfile: string): ReadonlyArray<string> | ImageError => {
-  const commands = dockerfile.replace(/\\\r?\n/g, " ").split(/\r?\n/).filter((line) => /^\s*CMD\s/i.test(line))
+  const commands = logicalLines(dockerfile).filter((line) => /^\s*CMD\s/i.test(line))
   const last = commands.at(-1)
   if (last === undefined) return new ImageError({ message: "the Dockerfile has no CMD" })
   const command = parseJson(last.replace(/^\s*CMD\s+/i, ""))
@@ -38,7 +41,7 @@ export const envInstruction = (args: string): Readonly<Record<string, string>> =
 
 /** The `ENV` settings of the last stage (after the last FROM), later ones winning. */
 export const envOf = (dockerfile: string): Readonly<Record<string, string>> => {
-  const lines = dockerfile.replace(/\\\r?\n/g, " ").split(/\r?\n/)
+  const lines = logicalLines(dockerfile)
   const stage = lines.slice(lines.findLastIndex((line) => /^\s*FROM\s/i.test(line)) + 1)
   return Object.assign(
     {},

@@ -12,10 +12,9 @@ import { PaymentRepository } from "./PaymentRepository.ts"
  * goes out in the next statement, so a lone payment is written at once and a burst shares one round trip.
  */
 interface Entry {
-  readonly payment: RecordedPayment
+  /** Stamped with the moment it was handed over, which is when its answer arrived. */
+  readonly payment: RecordedPayment & { readonly answeredAt: Date }
   readonly span: Tracer.AnySpan | undefined
-  /** When it was handed over, epoch milliseconds. */
-  readonly handedAt: number
 }
 
 // in cents, so a batch adds what its payments add one by one
@@ -64,7 +63,11 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           const retry = backoff(config)
           const traced = yield* TracesExported
           const clock = yield* Clock.Clock
-          const enqueue = (entry: Entry) => {
+          const enqueue = (payment: RecordedPayment, span: Tracer.AnySpan | undefined) => {
+            const entry: Entry = {
+              payment: { ...payment, answeredAt: new Date(clock.currentTimeMillisUnsafe()) },
+              span
+            }
             unwritten.add(entry)
             Queue.offerUnsafe(queue, entry)
           }
@@ -97,10 +100,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
           yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
             Effect.flatMap((entries) => {
               writing = entries.length
-              return write(
-                entries,
-                entries.map((entry) => ({ ...entry.payment, answeredAt: new Date(entry.handedAt) }))
-              ).pipe(
+              return write(entries, entries.map((entry) => entry.payment)).pipe(
                 Effect.withSpan("PaymentRecorder.write", {
                   root: true,
                   links: entries.flatMap((entry) =>
@@ -136,10 +136,9 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               ? (payment) =>
                 Effect.flatMap(
                   Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
-                  (span) => Effect.sync(() => enqueue({ payment, span, handedAt: clock.currentTimeMillisUnsafe() }))
+                  (span) => Effect.sync(() => enqueue(payment, span))
                 )
-              : (payment) =>
-                Effect.sync(() => enqueue({ payment, span: undefined, handedAt: clock.currentTimeMillisUnsafe() })),
+              : (payment) => Effect.sync(() => enqueue(payment, undefined)),
             pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
             awaitWritten: (range, within) =>
               Effect.suspend(() => {
@@ -154,7 +153,7 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
               }),
             // entries leave `unwritten` in the order they came: the first is the oldest
             writtenThrough: (now) => {
-              for (const entry of unwritten) return Math.min(entry.handedAt, now)
+              for (const entry of unwritten) return Math.min(entry.payment.answeredAt.getTime(), now)
               return now
             }
           })

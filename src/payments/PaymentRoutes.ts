@@ -55,37 +55,39 @@ export const PaymentRoutes = Effect.gen(function*() {
   const peers = yield* Effect.serviceOption(PeerRecorders)
   const clock = yield* Clock.Clock
 
+  /** Runs `wait` on the service when it is there; a reason it answers is a 503 with that reason. */
+  const unavailableUnless = <A>(
+    service: Option.Option<A>,
+    wait: (service: A) => Effect.Effect<string | undefined>
+  ): Effect.Effect<void, ServiceUnavailable> =>
+    Option.match(service, {
+      onNone: () => Effect.void,
+      onSome: (service) =>
+        Effect.flatMap(wait(service), (reason) =>
+          reason === undefined ? Effect.void : Effect.fail(new ServiceUnavailable({ reason })))
+    })
+
   // the processors hold what the recorder still holds: until it is written the totals would be low, not exact
   const recordedSoFar = (range: SummaryRange) =>
-    Option.match(recorder, {
-      onNone: () => Effect.void,
-      onSome: (recorder) =>
-        recorder.awaitWritten(range, summaryRecordWait).pipe(
-          Effect.flatMap((caughtUp) =>
-            caughtUp ? Effect.void : Effect.fail(
-              new ServiceUnavailable({
-                reason: "payments the processors accepted are not recorded yet (the payments store is behind or down)"
-              })
-            )
-          )
-        )
-    })
+    unavailableUnless(recorder, (recorder) =>
+      Effect.map(
+        recorder.awaitWritten(range, summaryRecordWait),
+        (caughtUp) =>
+          caughtUp
+            ? undefined
+            : "payments the processors accepted are not recorded yet (the payments store is behind or down)"
+      ))
 
   // the other instances' recorders, up to the moment the summary was asked
   const peersRecordedSince = (since: number) =>
-    Option.match(peers, {
-      onNone: () => Effect.void,
-      onSome: (peers) =>
-        peers.awaitCaughtUp(since, summaryRecordWait).pipe(
-          Effect.flatMap((late) =>
-            late.length === 0 ? Effect.void : Effect.fail(
-              new ServiceUnavailable({
-                reason: `instance ${late.join(", ")} has not recorded the payments the processors accepted yet`
-              })
-            )
-          )
-        )
-    })
+    unavailableUnless(peers, (peers) =>
+      Effect.map(
+        peers.awaitCaughtUp(since, summaryRecordWait),
+        (late) =>
+          late.length === 0
+            ? undefined
+            : `instance ${late.join(", ")} has not recorded the payments the processors accepted yet`
+      ))
 
   return [
     HttpRouter.route(
@@ -102,21 +104,16 @@ export const PaymentRoutes = Effect.gen(function*() {
       "/payments-summary",
       // as of the moment it was asked, as the processors' summaries read at that moment: what any instance got an
       // answer for before then is waited for, what is answered while it waits is left out
-      Effect.suspend(() => {
-        const since = clock.currentTimeMillisUnsafe()
-        return summaryRange.pipe(
-          Effect.tap(recordedSoFar),
-          Effect.tap(() => peersRecordedSince(since)),
-          Effect.map((range) => ({ range, asOf: new Date(since) }))
+      Effect.gen(function*() {
+        const asOf = clock.currentTimeMillisUnsafe()
+        const range = yield* summaryRange
+        yield* recordedSoFar(range)
+        yield* peersRecordedSince(asOf)
+        const summary = yield* repository.summary(range, new Date(asOf)).pipe(
+          Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
         )
-      }).pipe(
-        Effect.flatMap(({ asOf, range }) =>
-          repository.summary(range, asOf).pipe(
-            Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
-          )
-        ),
-        Effect.map((summary) => HttpServerResponse.jsonUnsafe(summary))
-      )
+        return HttpServerResponse.jsonUnsafe(summary)
+      })
     ),
     HttpRouter.route(
       "POST",
