@@ -158,7 +158,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       "ROUTING_UTILIZATION"
     )
       .pipe(Config.withDefault(0.8)),
-    maxSendRate: positiveInt("ROUTING_MAX_SEND_RATE", 700)
+    maxSendRate: positiveInt("ROUTING_MAX_SEND_RATE", 450)
   }),
   health: Config.all({
     pollInterval: duration("HEALTH_POLL_INTERVAL", "5100 millis"),

@@ -77,6 +77,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         maxDefaultDelay: Duration.toMillis(config.routing.maxDefaultDelay),
         maxDelay: Duration.toMillis(config.routing.maxDelay),
         maxHold: Duration.toMillis(config.routing.maxHold),
+        maxSendRate: config.routing.maxSendRate,
         utilization: config.routing.utilization
       }
 
@@ -97,15 +98,19 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         return Math.ceil((1 - tokens) / rate)
       }
 
-      const decide = (now: number, heldSince: number | undefined) =>
-        route({
+      const decide = (now: number, heldSince: number | undefined) => {
+        const backlog = queue.sizeUnsafe()
+        return route({
           default: health.viewAt("default", now),
           fallback: health.viewAt("fallback", now),
           arrivalRate: queue.arrivalRateAt(now),
           capacity: config.processorConnections,
           heldFor: heldSince === undefined ? 0 : now - heldSince,
+          backlog,
+          room: config.queueCapacity - backlog,
           settings
         })
+      }
 
       const decisions = {
         hold: metrics.routingDecisions.labels({ decision: "hold" }),
@@ -126,7 +131,8 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           if (decision._tag === "Hold") {
             decisions.hold.inc()
             heldSince ??= now
-            yield* health.awaitChange("250 millis")
+            const holdLeft = settings.maxHold - (now - heldSince)
+            yield* health.awaitChange(holdLeft > 0 ? Math.min(holdRecheck, holdLeft) : holdRecheck)
             continue
           }
           const delay = paceDelay(now)
@@ -162,6 +168,13 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
     })
   )
 }
+
+/**
+ * How long a held payment waits before it is routed again when nothing signals a change, milliseconds. Readings and
+ * refusals wake it at once; what only time changes (a refusal's suspicion running out) waits for this. Hundreds of
+ * payments may be held at once, so each recheck is paid hundreds of times a second.
+ */
+const holdRecheck = 1000
 
 const logUnavailable = (error: ProcessorUnavailable) =>
   Effect.logDebug("processor unavailable").pipe(

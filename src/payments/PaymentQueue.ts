@@ -32,6 +32,8 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
   /** The same, done at once: for a worker's exit handler. */
   readonly completeUnsafe: (job: QueuedPayment) => void
   readonly size: Effect.Effect<number>
+  /** The payments waiting, read without an effect: the forwarder asks once per routing decision. */
+  readonly sizeUnsafe: () => number
   readonly inFlight: Effect.Effect<number>
   readonly purge: Effect.Effect<number>
   readonly awaitIdle: Effect.Effect<void>
@@ -141,6 +143,7 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         complete,
         completeUnsafe,
         size: Queue.size(queue),
+        sizeUnsafe: () => Queue.sizeUnsafe(queue),
         inFlight: Effect.sync(() => inFlight),
         purge,
         awaitIdle,

@@ -79,7 +79,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
       return {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
-        delay: Math.max(polled?.minResponseTime ?? 0, passive)
+        delay: Math.max(polled?.minResponseTime ?? 0, passive),
+        slowerThanPolled: polled !== undefined && passive > polled.minResponseTime
       }
     }
 

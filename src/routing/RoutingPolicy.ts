@@ -6,6 +6,11 @@ export interface ProcessorView {
   readonly failing: boolean
   /** Best estimate of the time it takes to answer a payment, milliseconds. */
   readonly delay: number
+  /**
+   * Sends take longer than the last health reading said: the processor slowed down since, by an amount nobody
+   * knows until the next reading, so it may already answer past the consistency edge.
+   */
+  readonly slowerThanPolled: boolean
 }
 
 export interface RoutingSettings {
@@ -19,6 +24,8 @@ export interface RoutingSettings {
   readonly maxDelay: number
   /** While default fails, hold a payment for default up to this long instead of paying fallback's fee; 0 = off. */
   readonly maxHold: number
+  /** Sends per second this instance may make, which is also how fast a held backlog drains. */
+  readonly maxSendRate: number
   /** Share of the in-flight capacity routing may plan to fill, 0..1. */
   readonly utilization: number
 }
@@ -32,6 +39,9 @@ export interface RoutingInput {
   readonly capacity: number
   /** How long the payment being routed has already been held for default, milliseconds. */
   readonly heldFor: number
+  /** Payments waiting in this instance's queue, and the room left in it. */
+  readonly backlog: number
+  readonly room: number
   readonly settings: RoutingSettings
 }
 
@@ -46,15 +56,26 @@ const hold = (reason: string): Decision => ({ _tag: "Hold", reason })
 export const canAbsorb = (view: ProcessorView, input: RoutingInput): boolean =>
   input.arrivalRate * (view.delay + 10) / 1000 <= input.capacity * input.settings.utilization
 
-/** Not failing, answering inside the consistency margin, and able to take the current rate. */
+/** Not failing, answering inside the consistency margin as far as anyone knows, and able to take the current rate. */
 export const usable = (view: ProcessorView, input: RoutingInput): boolean =>
-  !view.failing && view.delay <= input.settings.maxDelay && canAbsorb(view, input)
+  !view.failing && !view.slowerThanPolled && view.delay <= input.settings.maxDelay && canAbsorb(view, input)
+
+/**
+ * Holding pays only while what is held can still go out in time: the backlog must drain within `maxHold` at the
+ * send rate left over by new arrivals, and the queue must keep at least as much room as it holds.
+ */
+export const canHold = (input: RoutingInput): boolean => {
+  const { maxHold, maxSendRate } = input.settings
+  const spare = maxSendRate - input.arrivalRate
+  return maxHold > 0 && input.heldFor < maxHold && spare > 0 && input.backlog * 1000 / spare <= maxHold &&
+    input.backlog <= input.room
+}
 
 /**
  * Where the next payment goes. Default is cheaper, so it is used whenever it is healthy, quick enough and can keep
  * up; fallback when default fails, is too slow, or cannot keep up; and when neither can take payments safely,
- * they wait (nothing is dropped). Hold-for-default, when enabled, waits out a default failure instead of paying
- * fallback's fee, for at most `maxHold`.
+ * they wait (nothing is dropped). Hold-for-default waits out a default failure instead of paying fallback's fee,
+ * for at most `maxHold` and only while the backlog can drain (`canHold`).
  */
 export const route = (input: RoutingInput): Decision => {
   const { default: primary, fallback, settings } = input
@@ -63,7 +84,7 @@ export const route = (input: RoutingInput): Decision => {
 
   if (defaultUsable && primary.delay <= settings.maxDefaultDelay) return send("default", "default is healthy")
   if (fallbackUsable) {
-    if (primary.failing && settings.maxHold > 0 && input.heldFor < settings.maxHold) {
+    if (primary.failing && canHold(input)) {
       return hold("holding for default while it fails")
     }
     if (!defaultUsable || fallback.delay < primary.delay) {

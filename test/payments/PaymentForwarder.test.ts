@@ -61,13 +61,22 @@ const scriptedGateway = (script: {
 
 const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount: 20.05 }
 
-const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>) =>
+const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: Duration.Input } = {}) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
     Layer.provide(Layer.mergeAll(ProcessorHealth.layerView, PaymentIntake.layerMemory)),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provide(Metrics.layerTest),
-    Layer.provide(AppConfig.layerTest({ retryBase: Duration.millis(100), retryMax: Duration.seconds(1) }))
+    Layer.provide(
+      Layer.unwrap(Effect.gen(function*() {
+        const defaults = yield* AppConfig
+        return AppConfig.layerTest({
+          retryBase: Duration.millis(100),
+          retryMax: Duration.seconds(1),
+          routing: { ...defaults.routing, maxHold: Duration.fromInputUnsafe(options.maxHold ?? 0) }
+        })
+      })).pipe(Layer.provide(AppConfig.layerTest()))
+    )
   )
 
 /** Runs the forward in a fiber and moves the test clock on until it finishes. */
@@ -98,6 +107,23 @@ describe("PaymentForwarder", () => {
       assert.strictEqual(recorded.processor, "fallback")
       assert.deepStrictEqual(gateway.calls.map((c) => c.processor), ["default", "fallback"])
     }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("with hold-for-default on, waits out default's refusal and records on default, never paying fallback", () => {
+    const gateway = scriptedGateway({ send: [["default", "unavailable"], ["default", "processed"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* forwardWithClock("100 millis")
+      assert.strictEqual(recorded.processor, "default")
+      assert.deepStrictEqual(gateway.calls.map((c) => c.processor), ["default", "default"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "1 minute" })))
+  })
+
+  it.effect("with hold-for-default on, pays fallback once the hold runs out", () => {
+    const gateway = scriptedGateway({ send: [["default", "unavailable"], ["fallback", "processed"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* forwardWithClock("100 millis")
+      assert.strictEqual(recorded.processor, "fallback")
+    }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "200 millis" })))
   })
 
   it.effect("treats a 422 from the processor it sent to as recorded there", () => {

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
+import { TestClock } from "effect/testing"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { DatabaseLive } from "../../src/database/Database.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
@@ -77,4 +78,39 @@ describe("shared processor health", () => {
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )
+})
+
+describe("ProcessorHealth view", () => {
+  const view = Effect.fn(function*(test: (made: Effect.Success<typeof ProcessorHealth.make>) => Effect.Effect<void>) {
+    const made = yield* ProcessorHealth.make.pipe(
+      Effect.provide(Layer.mergeAll(AppConfig.layerTest(), Metrics.layerTest))
+    )
+    yield* test(made)
+  })
+
+  it.effect("says a processor is slower than polled once a send outlasts the reading by the tolerance, until the next reading", () =>
+    view(({ service, setPolled }) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust("10 seconds")
+        yield* setPolled("default", { failing: false, minResponseTime: 100, checkedAt: yield* Clock.currentTimeMillis })
+        yield* Effect.forkChild(service.track("default", Effect.never, () => "answered"))
+        yield* TestClock.adjust("350 millis")
+        assert.isFalse(service.viewAt("default", yield* Clock.currentTimeMillis).slowerThanPolled, "within tolerance")
+        yield* TestClock.adjust("10 millis")
+        const now = yield* Clock.currentTimeMillis
+        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 110, slowerThanPolled: true })
+        assert.isFalse(service.viewAt("fallback", now).slowerThanPolled, "the other processor is unaffected")
+        yield* setPolled("default", { failing: false, minResponseTime: 2000, checkedAt: now })
+        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 2000, slowerThanPolled: false })
+      })
+    ))
+
+  it.effect("without a fresh reading, the observed delay is the estimate and nothing is 'slower than polled'", () =>
+    view(({ service }) =>
+      Effect.gen(function*() {
+        yield* Effect.forkChild(service.track("default", Effect.never, () => "answered"))
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(service.viewAt("default", 1000), { failing: false, delay: 750, slowerThanPolled: false })
+      })
+    ))
 })

@@ -1,20 +1,35 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { ProcessorCondition } from "../../src/arena/Model.ts"
 import { finalStages, previewStages } from "../../src/arena/Profiles.ts"
-import { type Decision, route, type RoutingInput, type RoutingSettings } from "../../src/routing/RoutingPolicy.ts"
+import { randomStages } from "../../src/arena/RandomTimeline.ts"
+import {
+  type Decision,
+  type ProcessorView,
+  route,
+  type RoutingInput,
+  type RoutingSettings
+} from "../../src/routing/RoutingPolicy.ts"
 
-const settings: RoutingSettings = { maxDefaultDelay: 1000, maxDelay: 1500, maxHold: 0, utilization: 0.8 }
+const settings: RoutingSettings = {
+  maxDefaultDelay: 1000,
+  maxDelay: 1500,
+  maxHold: 0,
+  maxSendRate: 700,
+  utilization: 0.8
+}
 
 const input = (
   d: ProcessorCondition,
   f: ProcessorCondition,
   overrides: Partial<Omit<RoutingInput, "default" | "fallback">> = {}
 ): RoutingInput => ({
-  default: { failing: d.failure, delay: d.delay },
-  fallback: { failing: f.failure, delay: f.delay },
+  default: { failing: d.failure, delay: d.delay, slowerThanPolled: false },
+  fallback: { failing: f.failure, delay: f.delay, slowerThanPolled: false },
   arrivalRate: 200,
   capacity: 400,
   heldFor: 0,
+  backlog: 0,
+  room: 20_000,
   settings,
   ...overrides
 })
@@ -78,7 +93,20 @@ describe("RoutingPolicy.route", () => {
     assert.strictEqual(where(route(input(down(2000), ok(1000), { settings: withHold, heldFor: 60_000 }))), "fallback")
     assert.strictEqual(where(route(input(ok(2000), ok(0), { settings: withHold }))), "fallback", "slow is not failing")
     assert.strictEqual(where(route(input(down(0), ok(0), { settings: withHold }))), "hold")
-    assert.strictEqual(where(route(input(down(0), ok(0)))), "fallback", "off by default")
+    assert.strictEqual(where(route(input(down(0), ok(0)))), "fallback", "off with ROUTING_MAX_HOLD=0")
+  })
+
+  it("holds only what can drain within ROUTING_MAX_HOLD at the send rate left by arrivals, with room to spare", () => {
+    const withHold = { ...settings, maxHold: 60_000, maxSendRate: 700 }
+    const held = (overrides: Partial<RoutingInput>) =>
+      where(route(input(down(0), ok(0), { settings: withHold, ...overrides })))
+    // 500 spare sends per second drain 30,000 in 60 s
+    assert.strictEqual(held({ arrivalRate: 200, backlog: 7_200, room: 12_800 }), "hold")
+    assert.strictEqual(held({ arrivalRate: 200, backlog: 30_000, room: 30_000 }), "hold")
+    assert.strictEqual(held({ arrivalRate: 200, backlog: 30_001, room: 30_000 }), "fallback", "too long to drain")
+    assert.strictEqual(held({ arrivalRate: 650, backlog: 3_001, room: 16_999 }), "fallback", "50/s spare: 60 s")
+    assert.strictEqual(held({ arrivalRate: 700, backlog: 0, room: 20_000 }), "fallback", "no spare send rate")
+    assert.strictEqual(held({ arrivalRate: 100, backlog: 10_001, room: 9_999 }), "fallback", "queue half full")
   })
 
   it("never routes to a processor whose delay leaves no margin before the 2 s check edge", () => {
@@ -88,5 +116,56 @@ describe("RoutingPolicy.route", () => {
         assert.isFalse(decision._tag === "Send" && decision.processor === "default", `default at ${delay} ms`)
       }
     }
+  })
+
+  it("sends nowhere that answers slower than the last health reading said, until the next reading", () => {
+    const slower = (view: ProcessorCondition): ProcessorView => ({
+      failing: view.failure,
+      delay: view.delay,
+      slowerThanPolled: true
+    })
+    const at = (d: ProcessorView, f: ProcessorView) => where(route({ ...input(ok(0), ok(0)), default: d, fallback: f }))
+    assert.strictEqual(at(slower(ok(100)), slower(ok(0))), "hold")
+    assert.strictEqual(at(slower(ok(100)), { failing: false, delay: 0, slowerThanPolled: false }), "fallback")
+    assert.strictEqual(at({ failing: false, delay: 1000, slowerThanPolled: false }, slower(ok(0))), "default")
+  })
+
+  // The consistency check counts a payment once its requestedAt is 2 s old. A processor's delay changes without
+  // notice and its health may be read once per 5 s, so what routing sees of a stage is, in turn: the previous
+  // stage's reading while no send has yet taken longer than it (the exposure no router can avoid, as short as the
+  // passive signals' tolerance of 250 ms); the previous reading with a send already slower than it; then the
+  // stage's own reading. In the last two no payment may go where the stage answers past the margin.
+  const timelines = [
+    ["final", finalStages],
+    ["preview", previewStages],
+    ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((seed) => [`random:${seed}`, randomStages(seed, 300)] as const)
+  ] as const
+  it.each(timelines)("%s: after evidence of a slowdown, no send that may answer past the edge", (_, stages) => {
+    const tolerance = 250
+    const views = (previous: ProcessorCondition, current: ProcessorCondition): ReadonlyArray<ProcessorView> => {
+      const known = { failing: current.failure, delay: current.delay, slowerThanPolled: false }
+      if (current.delay <= previous.delay + tolerance) return [known]
+      return [{ failing: previous.failure, delay: previous.delay, slowerThanPolled: true }, known]
+    }
+    stages.forEach((stage, i) => {
+      const previous = stages[i - 1] ?? stage
+      for (const d of views(previous.default, stage.default)) {
+        for (const f of views(previous.fallback, stage.fallback)) {
+          for (const heldFor of [0, 30_000]) {
+            const decision = route({
+              ...input(ok(0), ok(0), { arrivalRate: 300, heldFor, settings: { ...settings, maxHold: 60_000 } }),
+              default: d,
+              fallback: f
+            })
+            if (decision._tag === "Hold") continue
+            assert.isAtMost(
+              stage[decision.processor].delay,
+              settings.maxDelay,
+              `stage at ${stage.at} s sent to ${decision.processor}`
+            )
+          }
+        }
+      }
+    })
   })
 })
