@@ -17,9 +17,9 @@ import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
 import { Pool, request } from "undici"
-import { readImage } from "../../src/arena/Image.ts"
-import { freePort } from "../../src/arena/Processes.ts"
-import { clockTicksPerSecond, readProcess } from "../../src/arena/ProcessSampler.ts"
+import { readImage } from "../../tools/arena/Image.ts"
+import { clockTicksPerSecond, readProcess } from "../../tools/arena/ProcessSampler.ts"
+import { freePort } from "../../tools/process/Processes.ts"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -124,7 +124,7 @@ interface Simulator {
 const startSimulator = async (fee: number): Promise<Simulator> => {
   const port = await Effect.runPromise(freePort)
   const started = start(`simulator (fee ${fee})`, [
-    "src/simulator/main.ts",
+    "tools/simulator/main.ts",
     "--port",
     String(port),
     "--fee",
@@ -263,7 +263,7 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
         ready: "/ready"
       }
     case "null":
-      return { args: [plainJs("src/arena/NullBackend.ts")], ready: "/payments-summary" }
+      return { args: [plainJs("tools/arena/NullBackend.ts")], ready: "/payments-summary" }
     case "reference":
       return { args: [plainJs("scripts/bench/reference.ts")], ready: "/payments-summary" }
   }

@@ -6,7 +6,7 @@ import { ServicesLive } from "../../src/App.ts"
 import type { AppSettings } from "../../src/config/AppConfig.ts"
 import { ApiServer } from "../../src/http/HttpApp.ts"
 import { PaymentWorkers } from "../../src/payments/PaymentWorkers.ts"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 import { backendName, configWithIsolatedDatabase } from "../support/database.ts"
 
 interface Summary {

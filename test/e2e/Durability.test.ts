@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
 import { freePort, postPayment, startNode, waitReady } from "../support/process.ts"
 

@@ -3,8 +3,8 @@ import { ConfigProvider, Effect, Layer, Option, Redacted, Result } from "effect"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { limitsOfCompose, totalOf } from "../../src/arena/Limits.ts"
 import { AppConfig } from "../../src/config/AppConfig.ts"
+import { limitsOfCompose, totalOf } from "../../tools/arena/Limits.ts"
 import {
   appServicesOf,
   defaultServicesOf,

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { renderNginxConfig } from "../../src/arena/Nginx.ts"
+import { renderNginxConfig } from "../../tools/arena/Nginx.ts"
 import { freePort } from "../support/process.ts"
 import {
   appServicesOf,

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net"
 import { AppConfig, type AppSettings } from "../../src/config/AppConfig.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { ProcessorGateway, type ProcessorUnavailable } from "../../src/processors/ProcessorGateway.ts"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 
 const payment = (n: number, requestedAt = new Date("2025-08-20T12:00:00.123Z")) => ({
   correlationId: `1c2d3e4f-5a6b-4c7d-8e9f-${String(n).padStart(12, "0")}`,

@@ -7,7 +7,7 @@ import { DatabaseLive } from "../../src/database/Database.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { ProcessorGateway } from "../../src/processors/ProcessorGateway.ts"
 import { ProcessorHealth } from "../../src/processors/ProcessorHealth.ts"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 import { configWithIsolatedDatabase } from "../support/database.ts"
 
 /** One service instance's health machinery, on the shared database, in a scope of its own. */

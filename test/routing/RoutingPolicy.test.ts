@@ -1,7 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import type { ProcessorCondition } from "../../src/arena/Model.ts"
-import { finalStages, previewStages } from "../../src/arena/Profiles.ts"
-import { randomStages } from "../../src/arena/RandomTimeline.ts"
 import {
   type Decision,
   type ProcessorView,
@@ -9,6 +6,9 @@ import {
   type RoutingInput,
   type RoutingSettings
 } from "../../src/routing/RoutingPolicy.ts"
+import type { ProcessorCondition } from "../../tools/arena/Model.ts"
+import { finalStages, previewStages } from "../../tools/arena/Profiles.ts"
+import { randomStages } from "../../tools/arena/RandomTimeline.ts"
 
 const settings: RoutingSettings = {
   maxDefaultDelay: 1000,

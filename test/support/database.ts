@@ -1,8 +1,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { waitTcp } from "../../src/arena/Processes.ts"
 import { AppConfig, type AppSettings, type DatabaseSettings } from "../../src/config/AppConfig.ts"
+import { waitTcp } from "../../tools/process/Processes.ts"
 import { freePort, startNode } from "./process.ts"
 
 /** The PostgreSQL the suite runs against: DATABASE_URL when it is set (CI's second pass), else an embedded PGlite. */

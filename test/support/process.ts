@@ -1,7 +1,7 @@
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 
-export { freePort } from "../../src/arena/Processes.ts"
+export { freePort } from "../../tools/process/Processes.ts"
 
 export interface Running {
   readonly child: ChildProcess

@@ -1,5 +1,5 @@
 import { Effect, Redacted } from "effect"
-import * as Simulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 import { isolatedDatabase } from "./database.ts"
 import { freePort, startNode, waitReady } from "./process.ts"
 

@@ -4,10 +4,10 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { AppLive } from "./App.ts"
-import { AppConfig } from "./config/AppConfig.ts"
-import { LoggingLive } from "./observability/Logging.ts"
-import { TracingLive } from "./observability/Tracing.ts"
+import { AppLive } from "../src/App.ts"
+import { AppConfig } from "../src/config/AppConfig.ts"
+import { LoggingLive } from "../src/observability/Logging.ts"
+import { TracingLive } from "../src/observability/Tracing.ts"
 import * as Simulator from "./simulator/ProcessorSimulator.ts"
 
 const Simulators = Layer.effectDiscard(Effect.gen(function*() {

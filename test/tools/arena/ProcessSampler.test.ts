@@ -3,8 +3,8 @@ import { Clock, Effect, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFile } from "node:fs/promises"
 import { execPath, getuid, kill, pid as ownPid } from "node:process"
-import type { ProcessSample } from "../../src/arena/Model.ts"
-import { descendants, makeSampler, processTree, readProcess } from "../../src/arena/ProcessSampler.ts"
+import type { ProcessSample } from "../../../tools/arena/Model.ts"
+import { descendants, makeSampler, processTree, readProcess } from "../../../tools/arena/ProcessSampler.ts"
 
 /** Starts a process in its own process group, all of which is killed when the scope closes. */
 const start = (command: string, args: ReadonlyArray<string>) =>

@@ -6,8 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import BigJs from "big.js"
-import type { ScoreInput } from "../../src/arena/Model.ts"
-import { officialJson, round2, score } from "../../src/arena/Scoring.ts"
+import type { ScoreInput } from "../../../tools/arena/Model.ts"
+import { officialJson, round2, score } from "../../../tools/arena/Scoring.ts"
 
 const amount = 20.05
 

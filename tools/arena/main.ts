@@ -4,7 +4,7 @@
  *   [--port 9999] [--null-backend | --backend FILE] [--floor REPORT.json] [--no-build]`
  *
  * --timeline FILE reads the processors' stages from a JSON list; random:SEED (a whole number) generates a final-like
- * timeline over the duration instead, the same for the same seed (src/arena/RandomTimeline.ts).
+ * timeline over the duration instead, the same for the same seed (tools/arena/RandomTimeline.ts).
  * --limits applies docker-compose.yaml's `deploy.resources.limits` as cgroups (--compose FILE: another file's).
  * The instances run with the Dockerfile CMD's Node flags unless --node-flags replaces them.
  *
@@ -49,7 +49,8 @@ const { values } = parseArgs({
 const PositiveInt = Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
 class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
-const usage = (message: string) => new UsageError({ message: `${message} (usage: the comment atop src/arena/main.ts)` })
+const usage = (message: string) =>
+  new UsageError({ message: `${message} (usage: the comment atop tools/arena/main.ts)` })
 
 const program = Effect.gen(function*() {
   if (!isProfileName(values.profile)) return yield* usage(`unknown profile ${values.profile}`)

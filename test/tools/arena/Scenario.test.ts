@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import type { Profile } from "../../src/arena/Model.ts"
-import { customize, finalStages, profiles, vusAt, vuStartAt } from "../../src/arena/Profiles.ts"
-import { runScenario, type Targets } from "../../src/arena/Scenario.ts"
-import { ScenarioHttp, type ScenarioRequest } from "../../src/arena/ScenarioHttp.ts"
+import type { Profile } from "../../../tools/arena/Model.ts"
+import { customize, finalStages, profiles, vusAt, vuStartAt } from "../../../tools/arena/Profiles.ts"
+import { runScenario, type Targets } from "../../../tools/arena/Scenario.ts"
+import { ScenarioHttp, type ScenarioRequest } from "../../../tools/load/ScenarioHttp.ts"
 
 interface Seen extends ScenarioRequest {
   readonly t: number

@@ -20,7 +20,7 @@ export interface ScenarioResponse {
 /** The load generator's HTTP client: one keep-alive connection per concurrent request, like k6's VUs. */
 export class ScenarioHttp extends Context.Service<ScenarioHttp, {
   readonly request: (request: ScenarioRequest) => Effect.Effect<ScenarioResponse>
-}>()("arena/ScenarioHttp") {
+}>()("load/ScenarioHttp") {
   static readonly layer: Layer.Layer<ScenarioHttp> = Layer.effect(
     ScenarioHttp,
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { Clock, Effect, Fiber, Schema } from "effect"
 import { randomUUID } from "node:crypto"
+import { ScenarioHttp, type ScenarioRequest } from "../load/ScenarioHttp.ts"
 import { LatencyRecorder } from "./LatencyRecorder.ts"
 import type {
   CheckResult,
@@ -11,7 +12,6 @@ import type {
   Stage
 } from "./Model.ts"
 import { vuStartAt } from "./Profiles.ts"
-import { ScenarioHttp, type ScenarioRequest } from "./ScenarioHttp.ts"
 
 export interface Targets {
   /** Where the load balancer (or the only instance) answers, e.g. http://127.0.0.1:9999. */

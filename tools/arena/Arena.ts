@@ -2,10 +2,7 @@ import { Clock, Effect, Option, Schedule } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
-import { readImage } from "./Image.ts"
-import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
-import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
-import { writeNginxConfig } from "./Nginx.ts"
+import { ScenarioHttp } from "../load/ScenarioHttp.ts"
 import {
   freePort,
   officialReadiness,
@@ -14,12 +11,15 @@ import {
   startProcess,
   waitHttp,
   waitTcp
-} from "./Processes.ts"
+} from "../process/Processes.ts"
+import { readImage } from "./Image.ts"
+import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
+import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
+import { writeNginxConfig } from "./Nginx.ts"
 import { makeSampler, type Sampler } from "./ProcessSampler.ts"
 import { vusAt } from "./Profiles.ts"
 import { renderScorecard, writeReport } from "./Report.ts"
 import { runScenario } from "./Scenario.ts"
-import { ScenarioHttp } from "./ScenarioHttp.ts"
 import { officialJson, score } from "./Scoring.ts"
 
 export type Backend =
@@ -150,7 +150,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         name: `processor-${name}`,
         command: node,
         args: [
-          join(root, "src/simulator/main.ts"),
+          join(root, "tools/simulator/main.ts"),
           "--port",
           String(processorPorts[name]),
           "--fee",
@@ -217,7 +217,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     const script = options.backend._tag === "Service"
       ? join(root, "dist/main.js")
       : options.backend._tag === "Null"
-      ? join(root, "src/arena/NullBackend.ts")
+      ? join(root, "tools/arena/NullBackend.ts")
       : options.backend.file
     const instance = yield* track(
       yield* startProcess({

@@ -5,12 +5,12 @@ import { existsSync } from "node:fs"
 import { mkdtemp, readFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { arena, type ArenaOptions } from "../../src/arena/Arena.ts"
-import type { ArenaReport } from "../../src/arena/Model.ts"
-import { customize, profiles } from "../../src/arena/Profiles.ts"
-import { freePort } from "../support/process.ts"
+import { arena, type ArenaOptions } from "../../../tools/arena/Arena.ts"
+import type { ArenaReport } from "../../../tools/arena/Model.ts"
+import { customize, profiles } from "../../../tools/arena/Profiles.ts"
+import { freePort } from "../../support/process.ts"
 
-const root = resolve(import.meta.dirname, "../..")
+const root = resolve(import.meta.dirname, "../../..")
 const hasNginx = existsSync("/usr/sbin/nginx") || existsSync("/usr/bin/nginx")
 
 const options = Effect.fn(function*(overrides: Partial<ArenaOptions>) {
@@ -43,7 +43,7 @@ describe("the arena", () => {
     () =>
       Effect.gen(function*() {
         const { options: run } = yield* options({
-          backend: { _tag: "Script", file: join(root, "test/arena/fixtures/WrongBackend.ts") },
+          backend: { _tag: "Script", file: join(root, "test/tools/arena/fixtures/WrongBackend.ts") },
           profile: customize(profiles.smoke, {
             duration: 12,
             vus: 40,

@@ -2,8 +2,8 @@ import { Clock, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import type { HttpServerError } from "effect/http"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import type { ProcessError } from "../arena/Processes.ts"
-import type { ScenarioHttp } from "../arena/ScenarioHttp.ts"
+import type { ScenarioHttp } from "../load/ScenarioHttp.ts"
+import type { ProcessError } from "../process/Processes.ts"
 import {
   type FaultSetup,
   type Instance,

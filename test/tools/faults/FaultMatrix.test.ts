@@ -3,15 +3,15 @@ import { Context, Effect, Layer, Option } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ScenarioHttp } from "../../src/arena/ScenarioHttp.ts"
-import { type DatabaseServer, startPglite } from "../../src/faults/FaultDatabase.ts"
-import type { FaultSetup } from "../../src/faults/Harness.ts"
-import { profiles, runScenario, scenarios } from "../../src/faults/Scenarios.ts"
-import { matrixTable } from "../../src/faults/Table.ts"
-import { backendName, databaseUrl } from "../support/database.ts"
+import { type DatabaseServer, startPglite } from "../../../tools/faults/FaultDatabase.ts"
+import type { FaultSetup } from "../../../tools/faults/Harness.ts"
+import { profiles, runScenario, scenarios } from "../../../tools/faults/Scenarios.ts"
+import { matrixTable } from "../../../tools/faults/Table.ts"
+import { ScenarioHttp } from "../../../tools/load/ScenarioHttp.ts"
+import { backendName, databaseUrl } from "../../support/database.ts"
 
 /** The scenarios' common ground: `node src/main.ts`, and PostgreSQL at DATABASE_URL or one PGlite for the file. */
-class Setup extends Context.Service<Setup, FaultSetup>()("test/faults/Setup") {
+class Setup extends Context.Service<Setup, FaultSetup>()("test/tools/faults/Setup") {
   static readonly layer = Layer.effect(
     Setup,
     Effect.gen(function*() {

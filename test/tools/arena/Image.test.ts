@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { envOf, ImageError, nodeFlagsOf, readImage } from "../../src/arena/Image.ts"
+import { envOf, ImageError, nodeFlagsOf, readImage } from "../../../tools/arena/Image.ts"
 
 describe("the image's Node flags", () => {
   it("are what the last exec-form CMD passes to node before dist/main.js", () => {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import type { ProcessorName, Stage } from "../../src/arena/Model.ts"
-import { isRandomTimeline, parseRandomTimeline, randomStages } from "../../src/arena/RandomTimeline.ts"
+import type { ProcessorName, Stage } from "../../../tools/arena/Model.ts"
+import { isRandomTimeline, parseRandomTimeline, randomStages } from "../../../tools/arena/RandomTimeline.ts"
 
 const seeds = Array.from({ length: 1000 }, (_, i) => i)
 const processors: ReadonlyArray<ProcessorName> = ["default", "fallback"]
@@ -145,7 +145,7 @@ describe("parseRandomTimeline", () => {
   it("tells a random timeline from a file by its prefix", () => {
     assert.isTrue(isRandomTimeline("random:1"))
     assert.isTrue(isRandomTimeline("random:x"))
-    assert.isFalse(isRandomTimeline("src/arena/timelines/both-down-15s.json"))
+    assert.isFalse(isRandomTimeline("tools/arena/timelines/both-down-15s.json"))
     assert.isFalse(isRandomTimeline("./random:1.json"))
   })
 })

@@ -4,7 +4,7 @@ import { Clock, Effect, Fiber, Option } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import type { Headers } from "effect/http"
 import { TestClock } from "effect/testing"
-import * as ProcessorSimulator from "../../src/simulator/ProcessorSimulator.ts"
+import * as ProcessorSimulator from "../../../tools/simulator/ProcessorSimulator.ts"
 
 interface Reply {
   readonly status: number

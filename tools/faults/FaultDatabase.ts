@@ -1,7 +1,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { freePort, startProcess, waitTcp } from "../arena/Processes.ts"
+import { freePort, startProcess, waitTcp } from "../process/Processes.ts"
 
 /**
  * The database server the scenarios share. On PostgreSQL each scenario gets a schema of its own; PGlite's socket

@@ -55,7 +55,7 @@ const kernelPort = Effect.callback<number>((resume) => {
 
 /**
  * Runs a command with its output in `<dir>/<name>.log`. When the scope closes it gets SIGTERM, and SIGKILL if
- * it is still there after `grace`: whatever the arena started ends with it, on success, failure or Ctrl-C.
+ * it is still there after `grace`: whatever a tool started ends with it, on success, failure or Ctrl-C.
  */
 const joinGroupsThenExec =
   `printf '%s\\n' "$ARENA_CGROUPS" | while read -r group; do echo $$ > "$group/cgroup.procs"; done

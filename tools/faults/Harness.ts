@@ -1,7 +1,14 @@
 import { Clock, Duration, Effect, Fiber, FiberSet, Option, Schedule, type Scope } from "effect"
 import type { HttpServerError } from "effect/http"
-import { ensureRunning, freePort, type ProcessError, type Started, startProcess, waitHttp } from "../arena/Processes.ts"
-import { ScenarioHttp } from "../arena/ScenarioHttp.ts"
+import { ScenarioHttp } from "../load/ScenarioHttp.ts"
+import {
+  ensureRunning,
+  freePort,
+  type ProcessError,
+  type Started,
+  startProcess,
+  waitHttp
+} from "../process/Processes.ts"
 import * as Simulator from "../simulator/ProcessorSimulator.ts"
 import { type DatabaseServer, scenarioDatabase } from "./FaultDatabase.ts"
 import * as TcpProxy from "./TcpProxy.ts"

@@ -1,7 +1,7 @@
 /**
  * The arena's latency floor: a backend that does nothing. It answers POST /payments with 202 and the summary with
  * zeros, so a run against it measures only the machine, the load generator and the load balancer.
- * Run as `PORT=9999 node src/arena/NullBackend.ts`.
+ * Run as `PORT=9999 node tools/arena/NullBackend.ts`.
  */
 import { createServer } from "node:http"
 

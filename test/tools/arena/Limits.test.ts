@@ -18,8 +18,8 @@ import {
   parseMemory,
   readComposeLimits,
   totalOf
-} from "../../src/arena/Limits.ts"
-import { readProcess } from "../../src/arena/ProcessSampler.ts"
+} from "../../../tools/arena/Limits.ts"
+import { readProcess } from "../../../tools/arena/ProcessSampler.ts"
 
 const fixture = join(import.meta.dirname, "fixtures", "docker-compose.yaml")
 const MB = 1024 ** 2
