@@ -1,7 +1,7 @@
 import { Layer } from "effect"
+import { HttpServerLive } from "./Api.ts"
 import { DatabaseLive } from "./database/Database.ts"
 import { QueryMetricsLive } from "./database/QueryMetrics.ts"
-import { HttpServerLive } from "./http/HttpApp.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { PaymentForwarder } from "./payments/PaymentForwarder.ts"
 import { PaymentIntake } from "./payments/PaymentIntake.ts"

@@ -4,18 +4,26 @@ import { HttpServerRespondable, HttpServerResponse } from "effect/http"
 export const FieldError = Schema.Struct({ field: Schema.String, message: Schema.String })
 export type FieldError = typeof FieldError.Type
 
+/** What a route may fail with: an error that knows the JSON response it answers with. */
+export type ApiError = HttpServerRespondable.Respondable
+
+/** An error response: a JSON body with the given status. */
+export const errorResponse = (
+  status: number,
+  body: { readonly error: string; readonly errors?: ReadonlyArray<FieldError> },
+  headers?: Record<string, string>
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.succeed(HttpServerResponse.jsonUnsafe(body, headers === undefined ? { status } : { status, headers }))
+
+/** 503 `unavailable`, saying why. */
+export const unavailableResponse = (reason: string) =>
+  errorResponse(503, { error: "unavailable", errors: [{ field: "service", message: reason }] })
+
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   errors: Schema.Array(FieldError)
 }) {
   [HttpServerRespondable.symbol]() {
-    return toResponse(this)
-  }
-  override readonly [ErrorReporter.ignore] = true
-}
-
-export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {}) {
-  [HttpServerRespondable.symbol]() {
-    return toResponse(this)
+    return errorResponse(400, { error: "invalid_request", errors: this.errors })
   }
   override readonly [ErrorReporter.ignore] = true
 }
@@ -24,7 +32,10 @@ export class NotFound
   extends Schema.TaggedError<NotFound>()("NotFound", { method: Schema.String, path: Schema.String })
 {
   [HttpServerRespondable.symbol]() {
-    return toResponse(this)
+    return errorResponse(404, {
+      error: "not_found",
+      errors: [{ field: "path", message: `no route for ${this.method} ${this.path}` }]
+    })
   }
   override readonly [ErrorReporter.ignore] = true
 }
@@ -35,43 +46,21 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("Me
   allow: Schema.Array(Schema.String)
 }) {
   [HttpServerRespondable.symbol]() {
-    return toResponse(this)
+    return errorResponse(405, {
+      error: "method_not_allowed",
+      errors: [{ field: "method", message: `${this.method} is not allowed on ${this.path}` }]
+    }, { allow: this.allow.join(", ") })
   }
   override readonly [ErrorReporter.ignore] = true
 }
 
+/** A dependency of the route (the database, the payments store) cannot serve it now. */
 export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", {
   reason: Schema.String
 }) {
   [HttpServerRespondable.symbol]() {
-    return toResponse(this)
+    return unavailableResponse(this.reason)
   }
 }
-
-export type ApiError = InvalidRequest | QueueFull | NotFound | MethodNotAllowed | ServiceUnavailable
 
 export const invalid = (field: string, message: string) => new InvalidRequest({ errors: [{ field, message }] })
-
-const json = (status: number, body: unknown, headers?: Record<string, string>) =>
-  Effect.succeed(HttpServerResponse.jsonUnsafe(body, headers === undefined ? { status } : { status, headers }))
-
-export const toResponse = (error: ApiError): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
-  switch (error._tag) {
-    case "InvalidRequest":
-      return json(400, { error: "invalid_request", errors: error.errors })
-    case "QueueFull":
-      return json(503, { error: "queue_full" })
-    case "NotFound":
-      return json(404, {
-        error: "not_found",
-        errors: [{ field: "path", message: `no route for ${error.method} ${error.path}` }]
-      })
-    case "MethodNotAllowed":
-      return json(405, {
-        error: "method_not_allowed",
-        errors: [{ field: "method", message: `${error.method} is not allowed on ${error.path}` }]
-      }, { allow: error.allow.join(", ") })
-    case "ServiceUnavailable":
-      return json(503, { error: "unavailable", errors: [{ field: "service", message: error.reason }] })
-  }
-}

@@ -1,14 +1,9 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Context, type Duration, Effect, Layer, Option } from "effect"
-import { constTrue } from "effect/Function"
-import { HttpEffect, HttpMiddleware, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { Clock, Context, type Duration, Effect } from "effect"
+import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { createServer } from "node:http"
-import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { TracesExported } from "../observability/Tracing.ts"
-import { PaymentRoutes } from "../payments/PaymentRoutes.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
-import { MetricsRoutes, SystemRoutes } from "./SystemRoutes.ts"
 
 const pathOf = (url: string) => {
   const query = url.indexOf("?")
@@ -71,43 +66,14 @@ const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRou
   )
 }
 
-export const ApiRoutes = HttpRouter.addAll(Effect.gen(function*() {
-  const { metricsPort } = yield* AppConfig
-  const metrics = yield* Metrics
-  const routes: ReadonlyArray<HttpRouter.Route<ApiError>> = [
-    ...(yield* PaymentRoutes),
-    ...(yield* SystemRoutes),
-    ...(Option.isNone(metricsPort) ? yield* MetricsRoutes : [])
-  ]
-  return withFallback(metrics, routes)
-}))
+/** `routes` served by whatever HttpServer is provided, with the 404/405 fallback, every request counted and timed. */
+export const serveRoutes = <E, R>(routes: Effect.Effect<ReadonlyArray<HttpRouter.Route<ApiError>>, E, R>) =>
+  HttpRouter.serve(
+    HttpRouter.addAll(Effect.gen(function*() {
+      return withFallback(yield* Metrics, yield* routes)
+    })),
+    { disableLogger: true, disableListenLog: true }
+  )
 
-/** The API served by whatever HttpServer is provided: the Node server in production, an ephemeral one in tests. */
-export const ApiServer = HttpRouter.serve(ApiRoutes, { disableLogger: true, disableListenLog: true })
-
-/** /metrics alone, for METRICS_PORT. */
-export const MetricsServer = HttpRouter.serve(
-  HttpRouter.addAll(Effect.gen(function*() {
-    return withFallback(yield* Metrics, yield* MetricsRoutes)
-  })),
-  { disableLogger: true, disableListenLog: true }
-)
-
-const nodeServer = (host: string, port: number, gracefulShutdownTimeout: Duration.Duration) =>
+export const nodeServer = (host: string, port: number, gracefulShutdownTimeout: Duration.Duration) =>
   NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), { host, port, gracefulShutdownTimeout })
-
-/**
- * The API on HOST:PORT and, when METRICS_PORT is set, /metrics on HOST:METRICS_PORT. A request opens a server
- * span only where spans are exported.
- */
-export const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
-  const { host, metricsPort, port, shutdownGrace } = yield* AppConfig
-  const traced = yield* TracesExported
-  const api = ApiServer.pipe(Layer.provide(nodeServer(host, port, shutdownGrace)))
-  const servers = Option.match(metricsPort, {
-    onNone: () => api,
-    onSome: (metricsPort) =>
-      Layer.merge(api, MetricsServer.pipe(Layer.provide(nodeServer(host, metricsPort, shutdownGrace))))
-  })
-  return traced ? servers : servers.pipe(Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, constTrue)))
-}))

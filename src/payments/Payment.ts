@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { Processor } from "../processors/Processor.ts"
 
 export const MAX_AMOUNT = 9_999_999_999.99
 
@@ -20,10 +21,11 @@ export const PaymentRequest = Schema.Struct({
 })
 export type PaymentRequest = typeof PaymentRequest.Type
 
-export const Processor = Schema.Literals(["default", "fallback"])
-export type Processor = typeof Processor.Type
-
-export const processors: ReadonlyArray<Processor> = ["default", "fallback"]
+/** Where a payment was last sent, and with which requestedAt. */
+export interface Attempt {
+  readonly processor: Processor
+  readonly requestedAt: Date
+}
 
 export interface RecordedPayment {
   readonly correlationId: string

@@ -2,6 +2,7 @@ import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule } fro
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
+import type { Processor } from "../processors/Processor.ts"
 import {
   type ProcessorAmbiguous,
   ProcessorGateway,
@@ -12,8 +13,8 @@ import {
 import { ProcessorHealth } from "../processors/ProcessorHealth.ts"
 import { route } from "../routing/RoutingPolicy.ts"
 import { backoff } from "./Backoff.ts"
-import type { PaymentRequest, Processor, RecordedPayment } from "./Payment.ts"
-import { type Attempt, PaymentIntake } from "./PaymentIntake.ts"
+import type { Attempt, PaymentRequest, RecordedPayment } from "./Payment.ts"
+import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
 
 /**

@@ -1,15 +1,20 @@
-import { Context, Duration, Effect, Exit, Layer, Request, RequestResolver, Schedule } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Request, RequestResolver, Schedule, Schema } from "effect"
+import { HttpServerRespondable } from "effect/http"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
-import { type QueueFull, ServiceUnavailable } from "../http/ApiError.ts"
-import type { PaymentRequest, Processor } from "./Payment.ts"
-import { type OfferResult, PaymentQueue } from "./PaymentQueue.ts"
+import { unavailableResponse } from "../http/ApiError.ts"
+import type { Processor } from "../processors/Processor.ts"
+import type { Attempt, PaymentRequest } from "./Payment.ts"
+import { type OfferResult, PaymentQueue, type QueueFull } from "./PaymentQueue.ts"
 
-/** Where a payment was last sent, and with which requestedAt. */
-export interface Attempt {
-  readonly processor: Processor
-  readonly requestedAt: Date
+/** The durable intake cannot store an accepted payment, or purge: 503 `unavailable` with the reason. */
+export class IntakeUnavailable extends Schema.TaggedError<IntakeUnavailable>()("IntakeUnavailable", {
+  reason: Schema.String
+}) {
+  [HttpServerRespondable.symbol]() {
+    return unavailableResponse(this.reason)
+  }
 }
 
 /**
@@ -20,12 +25,12 @@ export interface Attempt {
  * its payments over, settling any that were mid-send against the processor they went to.
  */
 export class PaymentIntake extends Context.Service<PaymentIntake, {
-  readonly accept: (payment: PaymentRequest) => Effect.Effect<OfferResult, QueueFull | ServiceUnavailable>
+  readonly accept: (payment: PaymentRequest) => Effect.Effect<OfferResult, QueueFull | IntakeUnavailable>
   /** Called before each send; in durable mode it waits until the attempt is stored. */
   readonly beforeSend: (correlationId: string, attempt: Attempt) => Effect.Effect<void>
   /** Called once payments are recorded. */
   readonly recorded: (correlationIds: ReadonlyArray<string>) => Effect.Effect<void>
-  readonly purge: Effect.Effect<void, ServiceUnavailable>
+  readonly purge: Effect.Effect<void, IntakeUnavailable>
 }>()("app/payments/PaymentIntake") {
   static readonly layerMemory: Layer.Layer<PaymentIntake, never, PaymentQueue> = Layer.effect(
     PaymentIntake,
@@ -47,9 +52,9 @@ export class PaymentIntake extends Context.Service<PaymentIntake, {
         const sql = yield* SqlClient.SqlClient
         const me = `${config.instanceId}-${randomUUID()}`
         const lease = Duration.toMillis(config.intakeLease)
-        const unavailable = () => new ServiceUnavailable({ reason: "the payment could not be stored" })
+        const unavailable = () => new IntakeUnavailable({ reason: "the payment could not be stored" })
 
-        class Store extends Request.Class<{ readonly payment: PaymentRequest }, boolean, ServiceUnavailable> {}
+        class Store extends Request.Class<{ readonly payment: PaymentRequest }, boolean, IntakeUnavailable> {}
         const store = RequestResolver.make<Store>((entries) =>
           sql<{ readonly correlation_id: string }>`
             INSERT INTO payment_intake (correlation_id, amount, claimed_by, claimed_until)
@@ -165,7 +170,7 @@ export class PaymentIntake extends Context.Service<PaymentIntake, {
               .pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.ignore),
           purge: sql`TRUNCATE payment_intake`.pipe(
             Effect.asVoid,
-            Effect.mapError(() => new ServiceUnavailable({ reason: "the intake cannot be purged" }))
+            Effect.mapError(() => new IntakeUnavailable({ reason: "the intake cannot be purged" }))
           )
         })
       })

@@ -1,10 +1,10 @@
-import { Clock, Context, Effect, Layer, Queue, Schedule, type Tracer } from "effect"
+import { Clock, Context, Effect, ErrorReporter, Layer, Queue, Schedule, Schema, type Tracer } from "effect"
+import { HttpServerRespondable } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
-import { QueueFull } from "../http/ApiError.ts"
+import { errorResponse } from "../http/ApiError.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
-import type { PaymentRequest } from "./Payment.ts"
-import type { Attempt } from "./PaymentIntake.ts"
+import type { Attempt, PaymentRequest } from "./Payment.ts"
 
 export interface QueuedPayment {
   readonly payment: PaymentRequest
@@ -15,6 +15,14 @@ export interface QueuedPayment {
 }
 
 export type OfferResult = "accepted" | "duplicate"
+
+/** The queue holds `PAYMENT_QUEUE_CAPACITY` payments already: 503 `queue_full`. */
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {}) {
+  [HttpServerRespondable.symbol]() {
+    return errorResponse(503, { error: "queue_full" })
+  }
+  override readonly [ErrorReporter.ignore] = true
+}
 
 const succeedAccepted = Effect.succeed<OfferResult>("accepted")
 const succeedDuplicate = Effect.succeed<OfferResult>("duplicate")

@@ -2,8 +2,9 @@ import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Queue, 
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
+import { processors } from "../processors/Processor.ts"
 import { backoff } from "./Backoff.ts"
-import { processors, type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
+import { type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 

@@ -1,13 +1,7 @@
 import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import {
-  emptyTotals,
-  type PaymentsSummary,
-  type Processor,
-  type RecordedPayment,
-  type SummaryRange,
-  toCents
-} from "./Payment.ts"
+import type { Processor } from "../processors/Processor.ts"
+import { emptyTotals, type PaymentsSummary, type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 
 export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
   operation: Schema.String,

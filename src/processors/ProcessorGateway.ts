@@ -5,7 +5,7 @@ import { type Dispatcher, Pool } from "undici"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
-import { Processor, processors } from "../payments/Payment.ts"
+import { Processor, processors } from "./Processor.ts"
 
 export interface ProcessorPayment {
   readonly correlationId: string

@@ -3,8 +3,7 @@ import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { type Processor, processors } from "../payments/Payment.ts"
-import type { ProcessorView } from "../routing/RoutingPolicy.ts"
+import { type Processor, processors, type ProcessorView } from "./Processor.ts"
 import { ProcessorGateway } from "./ProcessorGateway.ts"
 
 /** What the elected poller last read from a processor's health endpoint. */

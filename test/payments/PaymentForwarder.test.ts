@@ -3,10 +3,10 @@ import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import type { Processor } from "../../src/payments/Payment.ts"
 import { PaymentForwarder } from "../../src/payments/PaymentForwarder.ts"
 import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
 import { PaymentQueue } from "../../src/payments/PaymentQueue.ts"
+import type { Processor } from "../../src/processors/Processor.ts"
 import {
   ProcessorAmbiguous,
   ProcessorGateway,

@@ -1,11 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import {
-  type Decision,
-  type ProcessorView,
-  route,
-  type RoutingInput,
-  type RoutingSettings
-} from "../../src/routing/RoutingPolicy.ts"
+import type { ProcessorView } from "../../src/processors/Processor.ts"
+import { type Decision, route, type RoutingInput, type RoutingSettings } from "../../src/routing/RoutingPolicy.ts"
 import type { ProcessorCondition } from "../../tools/arena/Model.ts"
 import { finalStages, previewStages } from "../../tools/arena/Profiles.ts"
 import { randomStages } from "../../tools/arena/RandomTimeline.ts"

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option } from "effect"
+import { HttpServerLive } from "../../src/Api.ts"
 import { AppConfig, type AppSettings } from "../../src/config/AppConfig.ts"
-import { HttpServerLive } from "../../src/http/HttpApp.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
 import { PaymentQueue } from "../../src/payments/PaymentQueue.ts"

@@ -1,5 +1,5 @@
 import { Clock, Effect, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { invalid, ServiceUnavailable } from "../http/ApiError.ts"
 import { decodeOrInvalid, readJson } from "../http/RequestBody.ts"
@@ -45,7 +45,8 @@ const summaryRange = Effect.gen(function*() {
   return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) }
 })
 
-export const PaymentRoutes = Effect.gen(function*() {
+/** The payment routes' handlers; `src/Api.ts` lists the routes. */
+export const PaymentHandlers = Effect.gen(function*() {
   const { bodyLimit, summaryRecordWait } = yield* AppConfig
   const queue = yield* PaymentQueue
   const intake = yield* PaymentIntake
@@ -89,43 +90,31 @@ export const PaymentRoutes = Effect.gen(function*() {
             : `instance ${late.join(", ")} has not recorded the payments the processors accepted yet`
       ))
 
-  return [
-    HttpRouter.route(
-      "POST",
-      "/payments",
-      readJson(bodyLimit).pipe(
-        Effect.flatMap(decodePayment),
-        Effect.flatMap(intake.accept),
-        Effect.as(accepted)
+  return {
+    accept: readJson(bodyLimit).pipe(
+      Effect.flatMap(decodePayment),
+      Effect.flatMap(intake.accept),
+      Effect.as(accepted)
+    ),
+    // as of the moment it was asked, as the processors' summaries read at that moment: what any instance got an
+    // answer for before then is waited for, what is answered while it waits is left out
+    summary: Effect.gen(function*() {
+      const asOf = clock.currentTimeMillisUnsafe()
+      const range = yield* summaryRange
+      yield* recordedSoFar(range)
+      yield* peersRecordedSince(asOf)
+      const summary = yield* repository.summary(range, new Date(asOf)).pipe(
+        Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
       )
-    ),
-    HttpRouter.route(
-      "GET",
-      "/payments-summary",
-      // as of the moment it was asked, as the processors' summaries read at that moment: what any instance got an
-      // answer for before then is waited for, what is answered while it waits is left out
-      Effect.gen(function*() {
-        const asOf = clock.currentTimeMillisUnsafe()
-        const range = yield* summaryRange
-        yield* recordedSoFar(range)
-        yield* peersRecordedSince(asOf)
-        const summary = yield* repository.summary(range, new Date(asOf)).pipe(
-          Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be read" }))
-        )
-        return HttpServerResponse.jsonUnsafe(summary)
-      })
-    ),
-    HttpRouter.route(
-      "POST",
-      "/purge-payments",
-      Effect.gen(function*() {
-        const dropped = yield* queue.purge
-        yield* intake.purge
-        yield* repository.purge.pipe(
-          Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be purged" }))
-        )
-        return HttpServerResponse.jsonUnsafe({ purged: true, droppedFromQueue: dropped })
-      })
-    )
-  ] as const
+      return HttpServerResponse.jsonUnsafe(summary)
+    }),
+    purge: Effect.gen(function*() {
+      const dropped = yield* queue.purge
+      yield* intake.purge
+      yield* repository.purge.pipe(
+        Effect.mapError(() => new ServiceUnavailable({ reason: "the payments store cannot be purged" }))
+      )
+      return HttpServerResponse.jsonUnsafe({ purged: true, droppedFromQueue: dropped })
+    })
+  }
 })
