@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../../src/config/AppConfig.ts"
-import { startNode } from "../support/process.ts"
 
 const settingsFrom = (env: Record<string, string>) =>
   Effect.service(AppConfig).pipe(
@@ -60,12 +59,4 @@ describe("AppConfig", () => {
         assert.include(String(error), name, `${name}=${value}`)
       }
     }))
-
-  it.live("the service refuses to start on a bad value and says which variable", () =>
-    Effect.gen(function*() {
-      const service = yield* startNode("src/main.ts", { PAYMENT_WORKERS: "many" })
-      const code = yield* service.exited.pipe(Effect.timeout("30 seconds"))
-      assert.notStrictEqual(code, 0)
-      assert.include(service.output(), "PAYMENT_WORKERS")
-    }).pipe(Effect.scoped), { timeout: 40_000 })
 })

@@ -202,7 +202,7 @@ const healthcheck = healthcheckOf(instructionsOf(runtime, "HEALTHCHECK").at(-1)?
 const cmd = execForm(instructionsOf(runtime, "CMD").at(-1)?.args ?? "")
 const workdir = instructionsOf(runtime, "WORKDIR").at(-1)?.args ?? "/"
 
-const missingDist = "dist/main.js is missing: run `pnpm build` first"
+const missingDist = "dist/main.js is missing: the global setup (test/support/bundle.ts) builds it"
 
 describe("Dockerfile", () => {
   it("every base image is pinned, for linux/amd64, on the Node major package.json asks for", () => {

@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, readFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -66,8 +65,7 @@ describe("the arena", () => {
     "runs the smoke profile against two instances of the service behind nginx with no inconsistency",
     () =>
       Effect.gen(function*() {
-        const build = spawnSync(process.execPath, [join(root, "scripts/build.ts")], { cwd: root })
-        assert.strictEqual(build.status, 0, String(build.stderr))
+        // the instances run dist/main.js, which the suite's global setup built (test/support/bundle.ts)
         const { lines, options: run } = yield* options({ instances: 2 })
         const report = yield* arena(run)
         const card = report.scorecard
