@@ -1,21 +1,20 @@
 import { defineConfig } from "vitest/config"
 
 /**
- * `pnpm test:fast`: unit tests and in-process HTTP tests (loopback servers, the embedded PGlite); no child
- * process, no bundle, no tool beyond Node, no test that waits out real leases or intervals (ProcessorHealth's
- * election takes 20 s). Everything else is `slow`; `pnpm test` runs both.
+ * Tests that start processes, need the bundle or a tool beyond Node (nginx, Chromium, promtool), or wait out real
+ * leases and intervals (ProcessorHealth's election takes 20 s). Every other test is `fast`: unit tests and
+ * in-process HTTP tests on loopback servers and the embedded PGlite, `pnpm test:fast`. `pnpm test` runs both.
  */
-const fast = [
-  "test/config/**/*.test.ts",
-  "test/database/**/*.test.ts",
-  "test/http/**/*.test.ts",
-  "test/payments/**/*.test.ts",
-  "test/processors/ProcessorGateway.test.ts",
-  "test/routing/**/*.test.ts",
-  "test/scripts/import-graph.test.ts",
-  "test/security/DatabaseTimeouts.test.ts",
-  "test/security/MetricsPort.test.ts",
-  "test/tools/simulator/**/*.test.ts"
+const slow = [
+  "test/e2e/**",
+  "test/infra/**",
+  "test/tools/arena/**",
+  "test/tools/faults/**",
+  "test/observability/Tracing.test.ts",
+  "test/processors/ProcessorHealth.test.ts",
+  "test/scripts/gen-module.test.ts",
+  "test/security/AdminEndpoints.test.ts",
+  "test/security/Secrets.test.ts"
 ]
 
 export default defineConfig({
@@ -23,13 +22,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: "fast", include: fast } },
+      { extends: true, test: { name: "fast", include: ["test/**/*.test.ts"], exclude: slow } },
       {
         extends: true,
         test: {
           name: "slow",
-          include: ["test/**/*.test.ts"],
-          exclude: fast,
+          include: slow.map((pattern) => pattern.endsWith("**") ? `${pattern}/*.test.ts` : pattern),
           // the Dockerfile's runtime stage and the arena run dist/main.js
           globalSetup: ["test/support/bundle.ts"]
         }
