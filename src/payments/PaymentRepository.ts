@@ -81,7 +81,7 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
   )
 
   /** An in-memory repository for tests: same contract, no database. */
-  static readonly layerMemory: Layer.Layer<PaymentRepository> = Layer.sync(PaymentRepository, () => {
+  static readonly layerTest: Layer.Layer<PaymentRepository> = Layer.sync(PaymentRepository, () => {
     const stored = new Map<string, RecordedPayment>()
     return PaymentRepository.of({
       insertMany: (payments) =>

@@ -243,7 +243,7 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
   )
 
   /** A fixed view for tests: both processors healthy and instant unless `setPolled` says otherwise. */
-  static readonly layerView: Layer.Layer<ProcessorHealth, never, AppConfig | Metrics> = Layer.effect(
+  static readonly layerTest: Layer.Layer<ProcessorHealth, never, AppConfig | Metrics> = Layer.effect(
     ProcessorHealth,
     Effect.map(ProcessorHealth.make, ({ service }) => service)
   )

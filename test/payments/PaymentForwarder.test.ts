@@ -64,7 +64,7 @@ const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount:
 const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: Duration.Input } = {}) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
-    Layer.provide(Layer.mergeAll(ProcessorHealth.layerView, PaymentIntake.layerMemory)),
+    Layer.provide(Layer.mergeAll(ProcessorHealth.layerTest, PaymentIntake.layerMemory)),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provide(Metrics.layerTest),
     Layer.provide(

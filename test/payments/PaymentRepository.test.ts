@@ -106,4 +106,4 @@ const contract = (name: string, repositoryLayer: Layer.Layer<PaymentRepository, 
   })
 
 contract(backendName, SqlRepository)
-contract("in memory", PaymentRepository.layerMemory)
+contract("in memory", PaymentRepository.layerTest)

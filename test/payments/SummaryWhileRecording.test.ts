@@ -20,7 +20,7 @@ const gatedRepository = (gate: Latch.Latch, writeDelay: Duration.Input) =>
         insertMany: (payments) =>
           gate.await.pipe(Effect.andThen(Effect.sleep(writeDelay)), Effect.andThen(repository.insertMany(payments)))
       }))
-  ).pipe(Layer.provide(PaymentRepository.layerMemory))
+  ).pipe(Layer.provide(PaymentRepository.layerTest))
 
 const api = (gate: Latch.Latch) =>
   ApiServer.pipe(

@@ -14,7 +14,7 @@ const serve = (overrides: Partial<AppSettings>) =>
     HttpServerLive.pipe(
       Layer.provideMerge(PaymentIntake.layerMemory),
       Layer.provideMerge(PaymentQueue.layer),
-      Layer.provideMerge(PaymentRepository.layerMemory),
+      Layer.provideMerge(PaymentRepository.layerTest),
       Layer.provideMerge(Metrics.layerTest),
       Layer.provideMerge(AppConfig.layerTest(overrides))
     )

@@ -18,7 +18,7 @@ export const apiTestLayer = (overrides: Partial<AppSettings> = {}) =>
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(PaymentIntake.layerMemory),
     Layer.provideMerge(PaymentQueue.layer),
-    Layer.provideMerge(PaymentRepository.layerMemory),
+    Layer.provideMerge(PaymentRepository.layerTest),
     Layer.provideMerge(Metrics.layerTest),
     Layer.provideMerge(AppConfig.layerTest(overrides))
   )
