@@ -16,6 +16,7 @@ import { backoff } from "./Backoff.ts"
 import type { Attempt, PaymentRequest, RecordedPayment } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
+import { fullPace, paceSend, pacing } from "./SendPacing.ts"
 
 /**
  * Takes a payment to a processor and answers what to record.
@@ -82,21 +83,12 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         utilization: config.routing.utilization
       }
 
-      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced by a
-      // token bucket holding a tenth of a second's worth
-      const rate = config.routing.maxSendRate / 1000
-      const burst = Math.max(1, rate * 100)
-      let tokens = burst
-      let refilledAt = clock.currentTimeMillisUnsafe()
-      /** 0 when a send may leave now (and takes its token), else the milliseconds until one may. */
+      const sendPacing = pacing(config.routing.maxSendRate)
+      let pace = fullPace(sendPacing, clock.currentTimeMillisUnsafe())
       const paceDelay = (now: number) => {
-        tokens = Math.min(burst, tokens + (now - refilledAt) * rate)
-        refilledAt = now
-        if (tokens >= 1) {
-          tokens--
-          return 0
-        }
-        return Math.ceil((1 - tokens) / rate)
+        const next = paceSend(sendPacing, pace, now)
+        pace = next.pace
+        return next.wait
       }
 
       const decide = (now: number, heldSince: number | undefined) => {
