@@ -18,8 +18,9 @@ import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Mod
 import { writeNginxConfig } from "./Nginx.ts"
 import { makeSampler, type Sampler } from "./ProcessSampler.ts"
 import { vusAt } from "./Profiles.ts"
-import { renderScorecard, writeReport } from "./Report.ts"
+import { writeReport } from "./Report.ts"
 import { runScenario } from "./Scenario.ts"
+import { renderScorecard } from "./Scorecard.ts"
 import { officialJson, score } from "./Scoring.ts"
 
 export type Backend =
