@@ -8,6 +8,7 @@ import { health, MetricsHandler, ready } from "./http/SystemHandlers.ts"
 import { TracesExported } from "./observability/Tracing.ts"
 import { PaymentHandlers } from "./payments/PaymentHandlers.ts"
 import { PaymentRepository } from "./payments/PaymentRepository.ts"
+import { Payments } from "./payments/Payments.ts"
 
 const metricsRoute = Effect.map(MetricsHandler, (metrics) => HttpRouter.route("GET", "/metrics", metrics))
 
@@ -28,7 +29,7 @@ export const ApiRoutes = Effect.gen(function*() {
 })
 
 /** The API served by whatever HttpServer is provided: the Node server in production, an ephemeral one in tests. */
-export const ApiServer = serveRoutes(ApiRoutes)
+export const ApiServer = serveRoutes(ApiRoutes).pipe(Layer.provide(Payments.layer))
 
 /** /metrics alone, for METRICS_PORT. */
 export const MetricsServer = serveRoutes(Effect.map(metricsRoute, (route) => [route]))
