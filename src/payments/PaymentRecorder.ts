@@ -8,10 +8,6 @@ import { type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
 
-/**
- * Writes recorded payments to the repository in batches: whatever accumulated while the previous insert ran
- * goes out in the next statement, so a lone payment is written at once and a burst shares one round trip.
- */
 interface Entry {
   /** Stamped with the moment it was handed over, which is when its answer arrived. */
   readonly payment: RecordedPayment & { readonly answeredAt: Date }
@@ -25,6 +21,127 @@ const sumAmounts = (payments: ReadonlyArray<RecordedPayment>) =>
 const inRange = (at: Date, range: SummaryRange) =>
   (range.from === undefined || at >= range.from) && (range.to === undefined || at <= range.to)
 
+const make = Effect.gen(function*() {
+  const config = yield* AppConfig
+  const metrics = yield* Metrics
+  const repository = yield* PaymentRepository
+  const intake = yield* PaymentIntake
+  const queue = yield* Queue.unbounded<Entry>()
+  let writing = 0
+  // handed over and not written yet; a summary waits for those in its range
+  const unwritten = new Set<Entry>()
+  let progress = yield* Deferred.make<void>()
+  const advance = (entries: ReadonlyArray<Entry>) =>
+    Effect.suspend(() => {
+      for (const entry of entries) unwritten.delete(entry)
+      const fired = progress
+      progress = Deferred.makeUnsafe<void>()
+      return Deferred.succeed(fired, undefined)
+    })
+
+  const retry = backoff(config)
+  const traced = yield* TracesExported
+  const clock = yield* Clock.Clock
+  const enqueue = (payment: RecordedPayment, span: Tracer.AnySpan | undefined) => {
+    const entry: Entry = {
+      payment: { ...payment, answeredAt: new Date(clock.currentTimeMillisUnsafe()) },
+      span
+    }
+    unwritten.add(entry)
+    Queue.offerUnsafe(queue, entry)
+  }
+
+  const write = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
+    repository.insertMany(batch).pipe(
+      Effect.uninterruptible,
+      Effect.tapError((error) =>
+        Effect.logError("recording payments failed, will retry").pipe(
+          Effect.annotateLogs({ rows: batch.length, cause: String(error.cause) })
+        )
+      ),
+      Effect.retry(retry),
+      Effect.orDie,
+      Effect.tap(() => advance(entries)),
+      Effect.tap((written) =>
+        Effect.sync(() => {
+          metrics.recordBatchSize.observe(batch.length)
+          for (const processor of processors) {
+            const mine = written.filter((payment) => payment.processor === processor)
+            if (mine.length === 0) continue
+            metrics.recorded.inc({ processor }, mine.length)
+            metrics.recordedAmount.inc({ processor }, sumAmounts(mine))
+          }
+        })
+      ),
+      Effect.andThen(intake.recorded(batch.map((payment) => payment.correlationId)))
+    )
+
+  yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
+    Effect.flatMap((entries) => {
+      writing = entries.length
+      return write(entries, entries.map((entry) => entry.payment)).pipe(
+        Effect.withSpan("PaymentRecorder.write", {
+          root: true,
+          links: entries.flatMap((entry) =>
+            entry.span === undefined ? [] : [{ span: entry.span, attributes: { "link.kind": "recorded-for" } }]
+          ),
+          attributes: { rows: entries.length }
+        }),
+        Effect.ensuring(Effect.sync(() => writing = 0))
+      )
+    }),
+    // what arrives while the statement runs and during the interval goes out together in the next one
+    Effect.andThen(Effect.sleep(config.recordInterval)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => Effect.succeed(Queue.sizeUnsafe(queue) + writing)).pipe(
+      Effect.repeat({ until: (left) => left === 0, schedule: Schedule.spaced("5 millis") }),
+      Effect.timeoutOption(config.shutdownGrace),
+      Effect.flatMap((done) =>
+        Option.isSome(done) ?
+          Effect.void :
+          Effect.logError("shutdown grace ran out with payments not recorded").pipe(
+            Effect.annotateLogs({ pending: Queue.sizeUnsafe(queue) + writing })
+          )
+      )
+    )
+  )
+
+  return PaymentRecorder.of({
+    record: traced
+      ? (payment) =>
+        Effect.flatMap(
+          Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
+          (span) => Effect.sync(() => enqueue(payment, span))
+        )
+      : (payment) => Effect.sync(() => enqueue(payment, undefined)),
+    pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
+    awaitWritten: (range, within) =>
+      Effect.suspend(() => {
+        const awaited = [...unwritten].filter((entry) => inRange(entry.payment.requestedAt, range))
+        const done = () => awaited.every((entry) => !unwritten.has(entry))
+        const caughtUp: Effect.Effect<void> = Effect.suspend(() =>
+          done() ? Effect.void : Effect.andThen(Deferred.await(progress), caughtUp)
+        )
+        return done()
+          ? Effect.succeed(true)
+          : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
+      }),
+    // entries leave `unwritten` in the order they came: the first is the oldest
+    writtenThrough: (now) => {
+      for (const entry of unwritten) return Math.min(entry.payment.answeredAt.getTime(), now)
+      return now
+    }
+  })
+})
+
+/**
+ * Writes recorded payments to the repository in batches: whatever accumulated while the previous insert ran
+ * goes out in the next statement, so a lone payment is written at once and a burst shares one round trip.
+ */
 export class PaymentRecorder extends Context.Service<PaymentRecorder, {
   readonly record: (payment: RecordedPayment) => Effect.Effect<void>
   readonly pending: Effect.Effect<number>
@@ -40,124 +157,5 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
   readonly writtenThrough: (now: number) => number
 }>()("app/payments/PaymentRecorder") {
   static readonly layer: Layer.Layer<PaymentRecorder, never, AppConfig | Metrics | PaymentIntake | PaymentRepository> =
-    Layer
-      .effect(
-        PaymentRecorder,
-        Effect.gen(function*() {
-          const config = yield* AppConfig
-          const metrics = yield* Metrics
-          const repository = yield* PaymentRepository
-          const intake = yield* PaymentIntake
-          const queue = yield* Queue.unbounded<Entry>()
-          let writing = 0
-          // handed over and not written yet; a summary waits for those in its range
-          const unwritten = new Set<Entry>()
-          let progress = yield* Deferred.make<void>()
-          const advance = (entries: ReadonlyArray<Entry>) =>
-            Effect.suspend(() => {
-              for (const entry of entries) unwritten.delete(entry)
-              const fired = progress
-              progress = Deferred.makeUnsafe<void>()
-              return Deferred.succeed(fired, undefined)
-            })
-
-          const retry = backoff(config)
-          const traced = yield* TracesExported
-          const clock = yield* Clock.Clock
-          const enqueue = (payment: RecordedPayment, span: Tracer.AnySpan | undefined) => {
-            const entry: Entry = {
-              payment: { ...payment, answeredAt: new Date(clock.currentTimeMillisUnsafe()) },
-              span
-            }
-            unwritten.add(entry)
-            Queue.offerUnsafe(queue, entry)
-          }
-
-          const write = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
-            repository.insertMany(batch).pipe(
-              Effect.uninterruptible,
-              Effect.tapError((error) =>
-                Effect.logError("recording payments failed, will retry").pipe(
-                  Effect.annotateLogs({ rows: batch.length, cause: String(error.cause) })
-                )
-              ),
-              Effect.retry(retry),
-              Effect.orDie,
-              Effect.tap(() => advance(entries)),
-              Effect.tap((written) =>
-                Effect.sync(() => {
-                  metrics.recordBatchSize.observe(batch.length)
-                  for (const processor of processors) {
-                    const mine = written.filter((payment) => payment.processor === processor)
-                    if (mine.length === 0) continue
-                    metrics.recorded.inc({ processor }, mine.length)
-                    metrics.recordedAmount.inc({ processor }, sumAmounts(mine))
-                  }
-                })
-              ),
-              Effect.andThen(intake.recorded(batch.map((payment) => payment.correlationId)))
-            )
-
-          yield* Queue.takeBetween(queue, 1, config.recordBatchSize).pipe(
-            Effect.flatMap((entries) => {
-              writing = entries.length
-              return write(entries, entries.map((entry) => entry.payment)).pipe(
-                Effect.withSpan("PaymentRecorder.write", {
-                  root: true,
-                  links: entries.flatMap((entry) =>
-                    entry.span === undefined ? [] : [{ span: entry.span, attributes: { "link.kind": "recorded-for" } }]
-                  ),
-                  attributes: { rows: entries.length }
-                }),
-                Effect.ensuring(Effect.sync(() => writing = 0))
-              )
-            }),
-            // what arrives while the statement runs and during the interval goes out together in the next one
-            Effect.andThen(Effect.sleep(config.recordInterval)),
-            Effect.forever,
-            Effect.forkScoped
-          )
-
-          yield* Effect.addFinalizer(() =>
-            Effect.suspend(() => Effect.succeed(Queue.sizeUnsafe(queue) + writing)).pipe(
-              Effect.repeat({ until: (left) => left === 0, schedule: Schedule.spaced("5 millis") }),
-              Effect.timeoutOption(config.shutdownGrace),
-              Effect.flatMap((done) =>
-                Option.isSome(done) ?
-                  Effect.void :
-                  Effect.logError("shutdown grace ran out with payments not recorded").pipe(
-                    Effect.annotateLogs({ pending: Queue.sizeUnsafe(queue) + writing })
-                  )
-              )
-            )
-          )
-
-          return PaymentRecorder.of({
-            record: traced
-              ? (payment) =>
-                Effect.flatMap(
-                  Effect.currentParentSpan.pipe(Effect.orElseSucceed(() => undefined)),
-                  (span) => Effect.sync(() => enqueue(payment, span))
-                )
-              : (payment) => Effect.sync(() => enqueue(payment, undefined)),
-            pending: Effect.sync(() => Queue.sizeUnsafe(queue) + writing),
-            awaitWritten: (range, within) =>
-              Effect.suspend(() => {
-                const awaited = [...unwritten].filter((entry) => inRange(entry.payment.requestedAt, range))
-                const done = () => awaited.every((entry) => !unwritten.has(entry))
-                const caughtUp: Effect.Effect<void> = Effect.suspend(() =>
-                  done() ? Effect.void : Effect.andThen(Deferred.await(progress), caughtUp)
-                )
-                return done()
-                  ? Effect.succeed(true)
-                  : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
-              }),
-            // entries leave `unwritten` in the order they came: the first is the oldest
-            writtenThrough: (now) => {
-              for (const entry of unwritten) return Math.min(entry.payment.answeredAt.getTime(), now)
-              return now
-            }
-          })
-        })
-      )
+    Layer.effect(PaymentRecorder, make)
 }
