@@ -1,0 +1,114 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Latch, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { AppConfig } from "../../src/config/AppConfig.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import type { RecordedPayment } from "../../src/payments/Payment.ts"
+import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
+import { PaymentRecorder } from "../../src/payments/PaymentRecorder.ts"
+import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
+import { stub } from "../support/stub.ts"
+
+const payment = (n: number, requestedAt = 0): RecordedPayment => ({
+  correlationId: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+  amount: 10.05,
+  processor: n % 2 === 0 ? "fallback" : "default",
+  requestedAt: new Date(requestedAt)
+})
+
+/**
+ * The recorder over the in-memory repository, its inserts held while `gate` is closed; `inserts` and `recorded`
+ * collect each statement's rows and what the intake was told, in order.
+ */
+const recorderWith = (gate: Latch.Latch) => {
+  const inserts: Array<ReadonlyArray<RecordedPayment>> = []
+  const recorded: Array<ReadonlyArray<string>> = []
+  const repository = Layer.effect(
+    PaymentRepository,
+    Effect.map(Effect.service(PaymentRepository), (repository) =>
+      PaymentRepository.of({
+        ...repository,
+        insertMany: (payments) =>
+          gate.await.pipe(
+            Effect.andThen(Effect.sync(() => inserts.push(payments))),
+            Effect.andThen(repository.insertMany(payments))
+          )
+      }))
+  ).pipe(Layer.provide(PaymentRepository.layerTest))
+  const intake = stub(PaymentIntake, { recorded: (ids) => Effect.sync(() => recorded.push(ids)) })
+  const layer = PaymentRecorder.layer.pipe(
+    Layer.provideMerge(repository),
+    Layer.provide(intake),
+    Layer.provide(Metrics.layerTest),
+    Layer.provide(AppConfig.layerTest({ recordInterval: Duration.millis(100) }))
+  )
+  return { layer, inserts, recorded }
+}
+
+// until the recorder holds nothing: written and the intake told (its shutdown waits for that on the test clock)
+const drained = (recorder: PaymentRecorder["Service"]) =>
+  recorder.pending.pipe(Effect.tap(() => Effect.yieldNow), Effect.repeat({ until: (pending) => pending === 0 }))
+
+describe("PaymentRecorder", () => {
+  it.effect("writes what it is handed, stamped with when its answer arrived, and tells the intake", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(true)
+      const { inserts, layer, recorded } = recorderWith(gate)
+      yield* Effect.gen(function*() {
+        const recorder = yield* PaymentRecorder
+        yield* TestClock.setTime(5_000)
+        yield* recorder.record(payment(1))
+        assert.isTrue(yield* recorder.awaitWritten({}, "1 second"))
+        yield* drained(recorder)
+        assert.deepStrictEqual(inserts, [[{ ...payment(1), answeredAt: new Date(5_000) }]])
+        assert.deepStrictEqual(recorded, [[payment(1).correlationId]])
+        assert.deepStrictEqual((yield* (yield* PaymentRepository).summary({})).default, {
+          totalRequests: 1,
+          totalAmount: 10.05
+        })
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("sends what arrives in the interval after an insert together, in the next statement", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(true)
+      const { inserts, layer } = recorderWith(gate)
+      yield* Effect.gen(function*() {
+        const recorder = yield* PaymentRecorder
+        yield* recorder.record(payment(1))
+        assert.isTrue(yield* recorder.awaitWritten({}, "1 second"), "a lone payment is written at once")
+        yield* drained(recorder)
+        yield* recorder.record(payment(2))
+        yield* recorder.record(payment(3))
+        assert.strictEqual(yield* recorder.pending, 2)
+        yield* TestClock.adjust("100 millis")
+        assert.isTrue(yield* recorder.awaitWritten({}, "1 second"))
+        yield* drained(recorder)
+        assert.deepStrictEqual(inserts.map((rows) => rows.map((row) => row.correlationId)), [
+          [payment(1).correlationId],
+          [payment(2).correlationId, payment(3).correlationId]
+        ])
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("waits only for the payments in the range asked, and says false when they are not written in time", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(false)
+      const { layer } = recorderWith(gate)
+      yield* Effect.gen(function*() {
+        const recorder = yield* PaymentRecorder
+        yield* TestClock.setTime(60_000)
+        yield* recorder.record(payment(1, 10_000))
+        const outside = { from: new Date(20_000), to: new Date(30_000) }
+        assert.isTrue(yield* recorder.awaitWritten(outside, "1 second"), "nothing pending in that range")
+        const stuck = yield* Effect.forkChild(recorder.awaitWritten({ to: new Date(10_000) }, "300 millis"))
+        yield* TestClock.adjust("300 millis")
+        assert.isFalse(yield* Fiber.join(stuck))
+        assert.strictEqual(recorder.writtenThrough(70_000), 60_000, "the oldest unwritten answer")
+        yield* gate.open
+        assert.isTrue(yield* recorder.awaitWritten({}, "1 second"))
+        assert.strictEqual(recorder.writtenThrough(70_000), 70_000, "nothing unwritten: now")
+        yield* drained(recorder)
+      }).pipe(Effect.provide(layer))
+    }))
+})
