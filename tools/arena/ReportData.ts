@@ -1,4 +1,7 @@
-/** The report's data: the charts drawn from an arena run, and each process's peaks. */
+/**
+ * The report's data: the charts drawn from an arena run, and each process's peaks. A little over 400 lines:
+ * `pageData` lists every chart's specification in one place, in the order the page shows them.
+ */
 import type { ArenaReport, InstanceSample, ProcessSample, Stage } from "./Model.ts"
 
 type SeriesKind = "line" | "step" | "bars"

@@ -4,6 +4,9 @@
  * concurrency limiter, the configured delay that a client abort cannot cancel, the failure switch, duplicate
  * detection at insert, the health endpoint's global fixed-window rate limit, the admin endpoints and .NET's
  * lenient JSON binding.
+ *
+ * Over the ~400 lines the project aims for: it is one HTTP app whose routes share the limiter, the configuration
+ * and the store, and it reads best as the processor it copies.
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, Data, Duration, Effect, Latch, Layer } from "effect"
