@@ -15,6 +15,7 @@ import { backoff } from "./Backoff.ts"
 import type { PaymentRequest, Processor, RecordedPayment } from "./Payment.ts"
 import { type Attempt, PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
+import { makeSendPacing } from "./SendPacing.ts"
 
 /**
  * Takes a payment to a processor and answers what to record.
@@ -81,22 +82,9 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         utilization: config.routing.utilization
       }
 
-      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced by a
-      // token bucket holding a tenth of a second's worth
-      const rate = config.routing.maxSendRate / 1000
-      const burst = Math.max(1, rate * 100)
-      let tokens = burst
-      let refilledAt = clock.currentTimeMillisUnsafe()
-      /** 0 when a send may leave now (and takes its token), else the milliseconds until one may. */
-      const paceDelay = (now: number) => {
-        tokens = Math.min(burst, tokens + (now - refilledAt) * rate)
-        refilledAt = now
-        if (tokens >= 1) {
-          tokens--
-          return 0
-        }
-        return Math.ceil((1 - tokens) / rate)
-      }
+      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced, with
+      // bursts of a tenth of a second's worth
+      const pacing = makeSendPacing(config.routing.maxSendRate, config.routing.maxSendRate / 10)
 
       const decide = (now: number, heldSince: number | undefined) => {
         const backlog = queue.sizeUnsafe()
@@ -125,22 +113,28 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           return { ...sent, processor: attempt.processor } satisfies RecordedPayment
         }
         let heldSince: number | undefined
+        let slotReserved = false
         for (;;) {
           const now = clock.currentTimeMillisUnsafe()
           const decision = decide(now, heldSince)
           if (decision._tag === "Hold") {
             decisions.hold.inc()
             heldSince ??= now
+            slotReserved = false
             const holdLeft = settings.maxHold - (now - heldSince)
             yield* health.awaitChange(holdLeft > 0 ? Math.min(holdRecheck, holdLeft) : holdRecheck)
             continue
           }
-          const delay = paceDelay(now)
-          if (delay > 0) {
-            // decided again once the pace allows a send: the wait may have been long
-            yield* Effect.sleep(delay)
-            continue
+          if (!slotReserved) {
+            slotReserved = true
+            const wait = pacing.reserve(now)
+            if (wait > 0) {
+              // decided again when the slot comes: the wait may have been long
+              yield* Effect.sleep(wait)
+              continue
+            }
           }
+          slotReserved = false
           const processor = decision.processor
           decisions[processor].inc()
           const sent: ProcessorPayment = {
