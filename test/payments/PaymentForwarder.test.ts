@@ -61,22 +61,16 @@ const scriptedGateway = (script: {
 
 const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount: 20.05 }
 
-const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: Duration.Input } = {}) =>
+const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: string } = {}) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
     Layer.provide(Layer.mergeAll(ProcessorHealth.layerView, PaymentIntake.layerMemory)),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provide(Metrics.layerTest),
-    Layer.provide(
-      Layer.unwrap(Effect.gen(function*() {
-        const defaults = yield* AppConfig
-        return AppConfig.layerTest({
-          retryBase: Duration.millis(100),
-          retryMax: Duration.seconds(1),
-          routing: { ...defaults.routing, maxHold: Duration.fromInputUnsafe(options.maxHold ?? 0) }
-        })
-      })).pipe(Layer.provide(AppConfig.layerTest()))
-    )
+    Layer.provide(AppConfig.layerTest(
+      { retryBase: Duration.millis(100), retryMax: Duration.seconds(1) },
+      { ROUTING_MAX_HOLD: options.maxHold ?? "0 millis" }
+    ))
   )
 
 /** Runs the forward in a fiber and moves the test clock on until it finishes. */
