@@ -86,12 +86,12 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
       // bursts of a tenth of a second's worth
       const pacing = makeSendPacing(config.routing.maxSendRate, config.routing.maxSendRate / 10)
 
-      const decide = (now: number, heldSince: number | undefined) => {
+      const decide = (now: number, arrivalRate: number, heldSince: number | undefined) => {
         const backlog = queue.sizeUnsafe()
         return route({
           default: health.viewAt("default", now),
           fallback: health.viewAt("fallback", now),
-          arrivalRate: queue.arrivalRateAt(now),
+          arrivalRate,
           capacity: config.processorConnections,
           heldFor: heldSince === undefined ? 0 : now - heldSince,
           backlog,
@@ -116,7 +116,8 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         let slotReserved = false
         for (;;) {
           const now = clock.currentTimeMillisUnsafe()
-          const decision = decide(now, heldSince)
+          const arrivalRate = queue.arrivalRateAt(now)
+          const decision = decide(now, arrivalRate, heldSince)
           if (decision._tag === "Hold") {
             decisions.hold.inc()
             heldSince ??= now
@@ -125,7 +126,8 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
             yield* health.awaitChange(holdLeft > 0 ? Math.min(holdRecheck, holdLeft) : holdRecheck)
             continue
           }
-          if (!slotReserved) {
+          // with no payment arriving there is no HTTP path to keep CPU for: a backlog leaves as fast as it can
+          if (!slotReserved && arrivalRate > 0) {
             slotReserved = true
             const wait = pacing.reserve(now)
             if (wait > 0) {

@@ -106,9 +106,19 @@ describe("PaymentForwarder", () => {
   it.effect("with hold-for-default on, waits out default's refusal and records on default, never paying fallback", () => {
     const gateway = scriptedGateway({ send: [["default", "unavailable"], ["default", "processed"]] })
     return Effect.gen(function*() {
+      // payments are arriving: the hold is only kept while they do
+      yield* (yield* PaymentQueue).offer({ ...payment, correlationId: crypto.randomUUID() })
       const recorded = yield* forwardWithClock("100 millis")
       assert.strictEqual(recorded.processor, "default")
       assert.deepStrictEqual(gateway.calls.map((c) => c.processor), ["default", "default"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "1 minute" })))
+  })
+
+  it.effect("with hold-for-default on, holds nothing once payments stop arriving", () => {
+    const gateway = scriptedGateway({ send: [["default", "unavailable"], ["fallback", "processed"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* forwardWithClock("100 millis")
+      assert.strictEqual(recorded.processor, "fallback")
     }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "1 minute" })))
   })
 
