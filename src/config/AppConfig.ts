@@ -151,7 +151,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   routing: Config.all({
     maxDefaultDelay: duration("ROUTING_MAX_DEFAULT_DELAY", "1 second"),
     maxDelay: duration("ROUTING_MAX_DELAY", "1500 millis"),
-    maxHold: duration("ROUTING_MAX_HOLD", "0 millis"),
+    maxHold: duration("ROUTING_MAX_HOLD", "70 seconds"),
     suspectFor: duration("ROUTING_SUSPECT_FOR", "1 second"),
     utilization: Config.schema(
       Schema.Finite.check(Schema.isBetween({ minimum: 0.05, maximum: 1 })),
@@ -191,7 +191,10 @@ export class AppConfig extends Context.Service<AppConfig, AppSettings>()("app/co
 
   static readonly layer: Layer.Layer<AppConfig, Config.ConfigError> = AppConfig.layerWith({})
 
-  /** The defaults, as if no variable were set, with the given overrides: what tests build on. */
-  static readonly layerTest = (overrides: Partial<AppSettings> = {}): Layer.Layer<AppConfig, Config.ConfigError> =>
-    AppConfig.layerWith(overrides).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))))
+  /** The defaults, as if only the variables in `env` were set, with the given overrides: what tests build on. */
+  static readonly layerTest = (
+    overrides: Partial<AppSettings> = {},
+    env: Readonly<Record<string, string>> = {}
+  ): Layer.Layer<AppConfig, Config.ConfigError> =>
+    AppConfig.layerWith(overrides).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
 }

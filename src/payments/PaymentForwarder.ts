@@ -16,7 +16,7 @@ import { backoff } from "./Backoff.ts"
 import type { Attempt, PaymentRequest, RecordedPayment } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
-import { fullPace, paceSend, pacing } from "./SendPacing.ts"
+import { makeSendPacing } from "./SendPacing.ts"
 
 /**
  * Takes a payment to a processor and answers what to record.
@@ -83,20 +83,16 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         utilization: config.routing.utilization
       }
 
-      const sendPacing = pacing(config.routing.maxSendRate)
-      let pace = fullPace(sendPacing, clock.currentTimeMillisUnsafe())
-      const paceDelay = (now: number) => {
-        const next = paceSend(sendPacing, pace, now)
-        pace = next.pace
-        return next.wait
-      }
+      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced, with
+      // bursts of a tenth of a second's worth
+      const pacing = makeSendPacing(config.routing.maxSendRate, config.routing.maxSendRate / 10)
 
-      const decide = (now: number, heldSince: number | undefined) => {
+      const decide = (now: number, arrivalRate: number, heldSince: number | undefined) => {
         const backlog = queue.sizeUnsafe()
         return route({
           default: health.viewAt("default", now),
           fallback: health.viewAt("fallback", now),
-          arrivalRate: queue.arrivalRateAt(now),
+          arrivalRate,
           capacity: config.processorConnections,
           heldFor: heldSince === undefined ? 0 : now - heldSince,
           backlog,
@@ -118,22 +114,30 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           return { ...sent, processor: attempt.processor } satisfies RecordedPayment
         }
         let heldSince: number | undefined
+        let slotReserved = false
         for (;;) {
           const now = clock.currentTimeMillisUnsafe()
-          const decision = decide(now, heldSince)
+          const arrivalRate = queue.arrivalRateAt(now)
+          const decision = decide(now, arrivalRate, heldSince)
           if (decision._tag === "Hold") {
             decisions.hold.inc()
             heldSince ??= now
+            slotReserved = false
             const holdLeft = settings.maxHold - (now - heldSince)
             yield* health.awaitChange(holdLeft > 0 ? Math.min(holdRecheck, holdLeft) : holdRecheck)
             continue
           }
-          const delay = paceDelay(now)
-          if (delay > 0) {
-            // decided again once the pace allows a send: the wait may have been long
-            yield* Effect.sleep(delay)
-            continue
+          // with no payment arriving there is no HTTP path to keep CPU for: a backlog leaves as fast as it can
+          if (!slotReserved && arrivalRate > 0) {
+            slotReserved = true
+            const wait = pacing.reserve(now)
+            if (wait > 0) {
+              // decided again when the slot comes: the wait may have been long
+              yield* Effect.sleep(wait)
+              continue
+            }
           }
+          slotReserved = false
           const processor = decision.processor
           decisions[processor].inc()
           const sent: ProcessorPayment = {

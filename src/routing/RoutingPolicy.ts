@@ -49,13 +49,14 @@ export const usable = (view: ProcessorView, input: RoutingInput): boolean =>
 
 /**
  * Holding pays only while what is held can still go out in time: the backlog must drain within `maxHold` at the
- * send rate left over by new arrivals, and the queue must keep at least as much room as it holds.
+ * send rate left over by new arrivals, the queue must keep at least as much room as it holds, and payments must
+ * still be arriving (the test reads the processors' totals soon after its load stops: a payment held then is lost).
  */
 export const canHold = (input: RoutingInput): boolean => {
   const { maxHold, maxSendRate } = input.settings
   const spare = maxSendRate - input.arrivalRate
-  return maxHold > 0 && input.heldFor < maxHold && spare > 0 && input.backlog * 1000 / spare <= maxHold &&
-    input.backlog <= input.room
+  return maxHold > 0 && input.heldFor < maxHold && input.arrivalRate > 0 && spare > 0 &&
+    input.backlog * 1000 / spare <= maxHold && input.backlog <= input.room
 }
 
 /**

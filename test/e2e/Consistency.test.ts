@@ -33,7 +33,8 @@ const summaryReaching = (n: number) =>
 /** The whole service on an ephemeral port, forwarding to the two simulators, on a database of its own. */
 const wholeService = (
   processors: { readonly primary: Simulator.SimulatorHandle; readonly secondary: Simulator.SimulatorHandle },
-  overrides: Partial<AppSettings>
+  overrides: Partial<AppSettings>,
+  env: Readonly<Record<string, string>> = {}
 ) =>
   ApiServer.pipe(
     Layer.provideMerge(NodeHttpServer.layerTest),
@@ -42,7 +43,7 @@ const wholeService = (
     Layer.provide(configWithIsolatedDatabase({
       processorUrls: { default: processors.primary.url, fallback: processors.secondary.url },
       ...overrides
-    }))
+    }, env))
   )
 
 const pay = (correlationId: string) =>
@@ -59,7 +60,8 @@ describe(`the whole service on ${backendName}`, () => {
       Effect.gen(function*() {
         const primary = yield* Simulator.make({ fee: 0.07 })
         const secondary = yield* Simulator.make({ fee: 0.1 })
-        const app = wholeService({ primary, secondary }, { workers: 64 })
+        // hold-for-default off: default fails for the rest of the test, and the payments must go to fallback
+        const app = wholeService({ primary, secondary }, { workers: 64 }, { ROUTING_MAX_HOLD: "0 millis" })
         yield* Effect.gen(function*() {
           const ids = Array.from({ length: 2000 }, () => crypto.randomUUID())
           const startedAt = new Date()

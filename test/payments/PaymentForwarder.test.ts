@@ -61,22 +61,16 @@ const scriptedGateway = (script: {
 
 const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount: 20.05 }
 
-const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: Duration.Input } = {}) =>
+const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: string } = {}) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
     Layer.provide(Layer.mergeAll(ProcessorHealth.layerTest, PaymentIntake.layerMemory)),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provide(Metrics.layerTest),
-    Layer.provide(
-      Layer.unwrap(Effect.gen(function*() {
-        const defaults = yield* AppConfig
-        return AppConfig.layerTest({
-          retryBase: Duration.millis(100),
-          retryMax: Duration.seconds(1),
-          routing: { ...defaults.routing, maxHold: Duration.fromInputUnsafe(options.maxHold ?? 0) }
-        })
-      })).pipe(Layer.provide(AppConfig.layerTest()))
-    )
+    Layer.provide(AppConfig.layerTest(
+      { retryBase: Duration.millis(100), retryMax: Duration.seconds(1) },
+      { ROUTING_MAX_HOLD: options.maxHold ?? "0 millis" }
+    ))
   )
 
 /** Runs the forward in a fiber and moves the test clock on until it finishes. */
@@ -112,9 +106,19 @@ describe("PaymentForwarder", () => {
   it.effect("with hold-for-default on, waits out default's refusal and records on default, never paying fallback", () => {
     const gateway = scriptedGateway({ send: [["default", "unavailable"], ["default", "processed"]] })
     return Effect.gen(function*() {
+      // payments are arriving: the hold is only kept while they do
+      yield* (yield* PaymentQueue).offer({ ...payment, correlationId: crypto.randomUUID() })
       const recorded = yield* forwardWithClock("100 millis")
       assert.strictEqual(recorded.processor, "default")
       assert.deepStrictEqual(gateway.calls.map((c) => c.processor), ["default", "default"])
+    }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "1 minute" })))
+  })
+
+  it.effect("with hold-for-default on, holds nothing once payments stop arriving", () => {
+    const gateway = scriptedGateway({ send: [["default", "unavailable"], ["fallback", "processed"]] })
+    return Effect.gen(function*() {
+      const recorded = yield* forwardWithClock("100 millis")
+      assert.strictEqual(recorded.processor, "fallback")
     }).pipe(Effect.provide(forwarderWith(gateway.layer, { maxHold: "1 minute" })))
   })
 

@@ -1,54 +1,30 @@
 import { assert, describe, it } from "@effect/vitest"
-import { fullPace, type Pace, paceSend, pacing } from "../../src/payments/SendPacing.ts"
-
-/** Sends tried every millisecond from `from` for `duration` ms: how many left. */
-const sendsOver = (rate: number, start: Pace, from: number, duration: number) => {
-  const settings = pacing(rate)
-  let pace = start
-  let sent = 0
-  for (let now = from; now < from + duration; now++) {
-    for (;;) {
-      const next = paceSend(settings, pace, now)
-      pace = next.pace
-      if (next.wait > 0) break
-      sent++
-    }
-  }
-  return { sent, pace }
-}
+import { makeSendPacing } from "../../src/payments/SendPacing.ts"
 
 describe("SendPacing", () => {
-  it("holds a tenth of a second's worth, and at least one send", () => {
-    assert.deepStrictEqual(pacing(450), { perMilli: 0.45, burst: 45 })
-    assert.strictEqual(pacing(5).burst, 1)
+  it("lets a burst leave at once, then gives each later send its own slot, evenly spaced", () => {
+    const pacing = makeSendPacing(100, 3)
+    const waits = Array.from({ length: 6 }, () => pacing.reserve(1_000))
+    assert.deepStrictEqual(waits, [0, 0, 0, 10, 20, 30])
   })
 
-  it("lets a full bucket's burst through at once, then says how long until the next send", () => {
-    const settings = pacing(450)
-    let pace = fullPace(settings, 0)
-    for (let i = 0; i < 45; i++) {
-      const next = paceSend(settings, pace, 0)
-      assert.strictEqual(next.wait, 0, `send ${i + 1}`)
-      pace = next.pace
-    }
-    const refused = paceSend(settings, pace, 0)
-    assert.strictEqual(refused.wait, 3, "1 token at 0.45 per millisecond")
-    assert.strictEqual(paceSend(settings, refused.pace, 2).wait, 1)
-    assert.strictEqual(paceSend(settings, refused.pace, 3).wait, 0, "after the wait it says, a send leaves")
+  it("never lets more than the rate plus the burst leave in a second, however many senders ask", () => {
+    const pacing = makeSendPacing(450, 45)
+    const leaving = Array.from({ length: 2_000 }, () => pacing.reserve(0)).filter((wait) => wait < 1_000)
+    assert.strictEqual(leaving.length, 450 + 44)
   })
 
-  it("sends at most the rate per second, plus the burst it starts with", () => {
-    const settings = pacing(450)
-    const { pace, sent } = sendsOver(450, fullPace(settings, 0), 0, 10_000)
-    assert.isAtMost(sent, 450 * 10 + 45)
-    assert.isAtLeast(sent, 450 * 10)
-    assert.isBelow(pace.tokens, 1, "kept busy, the bucket stays empty")
+  it("does not bank unused time beyond the burst", () => {
+    const pacing = makeSendPacing(100, 2)
+    assert.strictEqual(pacing.reserve(0), 0)
+    const afterIdle = Array.from({ length: 4 }, () => pacing.reserve(60_000))
+    assert.deepStrictEqual(afterIdle, [0, 0, 10, 20])
   })
 
-  it("refills no further than the burst after a long idle", () => {
-    const settings = pacing(450)
-    const drained = sendsOver(450, fullPace(settings, 0), 0, 1).pace
-    const { sent } = sendsOver(450, drained, 60_000, 1)
-    assert.strictEqual(sent, 45)
+  it("serves a sender asking later from the slots left, not from scratch", () => {
+    const pacing = makeSendPacing(100, 1)
+    assert.deepStrictEqual([pacing.reserve(0), pacing.reserve(0), pacing.reserve(0)], [0, 10, 20])
+    assert.strictEqual(pacing.reserve(15), 15, "the next slot is at 30 ms")
+    assert.strictEqual(pacing.reserve(100), 0, "idle again")
   })
 })

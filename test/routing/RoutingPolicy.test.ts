@@ -102,6 +102,7 @@ describe("RoutingPolicy.route", () => {
     assert.strictEqual(held({ arrivalRate: 650, backlog: 3_001, room: 16_999 }), "fallback", "50/s spare: 60 s")
     assert.strictEqual(held({ arrivalRate: 700, backlog: 0, room: 20_000 }), "fallback", "no spare send rate")
     assert.strictEqual(held({ arrivalRate: 100, backlog: 10_001, room: 9_999 }), "fallback", "queue half full")
+    assert.strictEqual(held({ arrivalRate: 0, backlog: 10, room: 19_990 }), "fallback", "the load has stopped")
   })
 
   it("never routes to a processor whose delay leaves no margin before the 2 s check edge", () => {

@@ -32,8 +32,10 @@ export const isolatedDatabase = Effect.gen(function*() {
 })
 
 /** The test configuration with a database of its own. */
-export const configWithIsolatedDatabase = (overrides: Partial<AppSettings> = {}) =>
-  Layer.unwrap(Effect.map(isolatedDatabase, (database) => AppConfig.layerTest({ ...overrides, database })))
+export const configWithIsolatedDatabase = (
+  overrides: Partial<AppSettings> = {},
+  env: Readonly<Record<string, string>> = {}
+) => Layer.unwrap(Effect.map(isolatedDatabase, (database) => AppConfig.layerTest({ ...overrides, database }, env)))
 
 /**
  * A database several service processes can share: a fresh schema on DATABASE_URL, or else a PGlite served over

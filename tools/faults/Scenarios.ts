@@ -160,10 +160,12 @@ const split = (summary: Summary) =>
 
 export const defaultDown: Scenario = {
   id: "1",
-  title: "default down",
+  title: "default down, hold-for-default off",
   run: (setup, profile) =>
     Effect.gen(function*() {
-      const world = yield* startWorld(setup, { instances: two })
+      // the failover path: with the hold on (the default), the payments would wait for default instead
+      const env = { ROUTING_MAX_HOLD: "0 millis" }
+      const world = yield* startWorld(setup, { instances: [{ name: "a", env }, { name: "b", env }] })
       const { load, measured } = yield* underLoad(world, profile, profile.defaultDown, {
         start: world.primary.setFailure(true),
         end: world.primary.setFailure(false)
