@@ -12,8 +12,9 @@ export interface ProcessorView {
   /** Best estimate of the time it takes to answer a payment, milliseconds. */
   readonly delay: number
   /**
-   * Sends take longer than the last health reading said: the processor slowed down since, by an amount nobody
-   * knows until the next reading, so it may already answer past the consistency edge.
+   * A send has been waiting longer than the last health reading and every answer since said it would: the
+   * processor slowed down by an amount nobody knows until an answer or the next reading tells, so it may already
+   * answer past the consistency edge.
    */
-  readonly slowerThanPolled: boolean
+  readonly slowerThanKnown: boolean
 }

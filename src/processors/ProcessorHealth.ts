@@ -79,7 +79,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       return {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
         delay: Math.max(polled?.minResponseTime ?? 0, passive),
-        slowerThanPolled: polled !== undefined && passive > polled.minResponseTime
+        slowerThanKnown: polled !== undefined &&
+          now - oldest - passiveTolerance > Math.max(polled.minResponseTime, state.slowestSincePoll)
       }
     }
 

@@ -45,7 +45,7 @@ export const canAbsorb = (view: ProcessorView, input: RoutingInput): boolean =>
 
 /** Not failing, answering inside the consistency margin as far as anyone knows, and able to take the current rate. */
 export const usable = (view: ProcessorView, input: RoutingInput): boolean =>
-  !view.failing && !view.slowerThanPolled && view.delay <= input.settings.maxDelay && canAbsorb(view, input)
+  !view.failing && !view.slowerThanKnown && view.delay <= input.settings.maxDelay && canAbsorb(view, input)
 
 /**
  * Holding pays only while what is held can still go out in time: the backlog must drain within `maxHold` at the

@@ -88,29 +88,44 @@ describe("ProcessorHealth view", () => {
     yield* test(made)
   })
 
-  it.effect("says a processor is slower than polled once a send outlasts the reading by the tolerance, until the next reading", () =>
+  it.effect("says a processor is slower than known once a send outlasts the reading by the tolerance, until the next reading", () =>
     view(({ service, setPolled }) =>
       Effect.gen(function*() {
         yield* TestClock.adjust("10 seconds")
         yield* setPolled("default", { failing: false, minResponseTime: 100, checkedAt: yield* Clock.currentTimeMillis })
         yield* Effect.forkChild(service.track("default", Effect.never, () => "answered"))
         yield* TestClock.adjust("350 millis")
-        assert.isFalse(service.viewAt("default", yield* Clock.currentTimeMillis).slowerThanPolled, "within tolerance")
+        assert.isFalse(service.viewAt("default", yield* Clock.currentTimeMillis).slowerThanKnown, "within tolerance")
         yield* TestClock.adjust("10 millis")
         const now = yield* Clock.currentTimeMillis
-        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 110, slowerThanPolled: true })
-        assert.isFalse(service.viewAt("fallback", now).slowerThanPolled, "the other processor is unaffected")
+        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 110, slowerThanKnown: true })
+        assert.isFalse(service.viewAt("fallback", now).slowerThanKnown, "the other processor is unaffected")
         yield* setPolled("default", { failing: false, minResponseTime: 2000, checkedAt: now })
-        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 2000, slowerThanPolled: false })
+        assert.deepStrictEqual(service.viewAt("default", now), { failing: false, delay: 2000, slowerThanKnown: false })
       })
     ))
 
-  it.effect("without a fresh reading, the observed delay is the estimate and nothing is 'slower than polled'", () =>
+  it.effect("takes a slower answer since the reading as known: only sends outlasting it by the tolerance are news", () =>
+    view(({ service, setPolled }) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust("10 seconds")
+        yield* setPolled("default", { failing: false, minResponseTime: 100, checkedAt: yield* Clock.currentTimeMillis })
+        yield* Effect.forkChild(service.track("default", Effect.sleep("600 millis"), () => "answered"))
+        yield* TestClock.adjust("600 millis")
+        yield* Effect.forkChild(service.track("default", Effect.never, () => "answered"))
+        yield* TestClock.adjust("850 millis")
+        assert.isFalse(service.viewAt("default", yield* Clock.currentTimeMillis).slowerThanKnown, "600 ms is known")
+        yield* TestClock.adjust("10 millis")
+        assert.isTrue(service.viewAt("default", yield* Clock.currentTimeMillis).slowerThanKnown)
+      })
+    ))
+
+  it.effect("without a fresh reading, the observed delay is the estimate and nothing is 'slower than known'", () =>
     view(({ service }) =>
       Effect.gen(function*() {
         yield* Effect.forkChild(service.track("default", Effect.never, () => "answered"))
         yield* TestClock.adjust("1 second")
-        assert.deepStrictEqual(service.viewAt("default", 1000), { failing: false, delay: 750, slowerThanPolled: false })
+        assert.deepStrictEqual(service.viewAt("default", 1000), { failing: false, delay: 750, slowerThanKnown: false })
       })
     ))
 })

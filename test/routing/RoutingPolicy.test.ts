@@ -18,8 +18,8 @@ const input = (
   f: ProcessorCondition,
   overrides: Partial<Omit<RoutingInput, "default" | "fallback">> = {}
 ): RoutingInput => ({
-  default: { failing: d.failure, delay: d.delay, slowerThanPolled: false },
-  fallback: { failing: f.failure, delay: f.delay, slowerThanPolled: false },
+  default: { failing: d.failure, delay: d.delay, slowerThanKnown: false },
+  fallback: { failing: f.failure, delay: f.delay, slowerThanKnown: false },
   arrivalRate: 200,
   capacity: 400,
   heldFor: 0,
@@ -118,12 +118,12 @@ describe("RoutingPolicy.route", () => {
     const slower = (view: ProcessorCondition): ProcessorView => ({
       failing: view.failure,
       delay: view.delay,
-      slowerThanPolled: true
+      slowerThanKnown: true
     })
     const at = (d: ProcessorView, f: ProcessorView) => where(route({ ...input(ok(0), ok(0)), default: d, fallback: f }))
     assert.strictEqual(at(slower(ok(100)), slower(ok(0))), "hold")
-    assert.strictEqual(at(slower(ok(100)), { failing: false, delay: 0, slowerThanPolled: false }), "fallback")
-    assert.strictEqual(at({ failing: false, delay: 1000, slowerThanPolled: false }, slower(ok(0))), "default")
+    assert.strictEqual(at(slower(ok(100)), { failing: false, delay: 0, slowerThanKnown: false }), "fallback")
+    assert.strictEqual(at({ failing: false, delay: 1000, slowerThanKnown: false }, slower(ok(0))), "default")
   })
 
   // The consistency check counts a payment once its requestedAt is 2 s old. A processor's delay changes without
@@ -139,9 +139,9 @@ describe("RoutingPolicy.route", () => {
   it.each(timelines)("%s: after evidence of a slowdown, no send that may answer past the edge", (_, stages) => {
     const tolerance = 250
     const views = (previous: ProcessorCondition, current: ProcessorCondition): ReadonlyArray<ProcessorView> => {
-      const known = { failing: current.failure, delay: current.delay, slowerThanPolled: false }
+      const known = { failing: current.failure, delay: current.delay, slowerThanKnown: false }
       if (current.delay <= previous.delay + tolerance) return [known]
-      return [{ failing: previous.failure, delay: previous.delay, slowerThanPolled: true }, known]
+      return [{ failing: previous.failure, delay: previous.delay, slowerThanKnown: true }, known]
     }
     stages.forEach((stage, i) => {
       const previous = stages[i - 1] ?? stage
