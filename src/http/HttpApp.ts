@@ -22,10 +22,11 @@ const allowedMethods = (routes: ReadonlyArray<HttpRouter.Route<unknown, unknown>
   return allowed
 }
 
-let requestSequence = 0
-
-/** Counts and times the request by method, route and final status, and tags its logs with a request id. */
-const observed = (metrics: Metrics["Service"], label: string) =>
+/**
+ * Counts and times the request by method, route and final status, and tags its logs with a request id: the client's
+ * `x-request-id`, else the next number of `nextId`.
+ */
+const observed = (metrics: Metrics["Service"], label: string, nextId: () => number) =>
 <E, R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 ) =>
@@ -39,13 +40,15 @@ const observed = (metrics: Metrics["Service"], label: string) =>
       metrics.httpDuration.observe(labels, Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9)
       return Effect.succeed(response)
     })
-    const requestId = request.headers["x-request-id"] ?? String(++requestSequence)
+    const requestId = request.headers["x-request-id"] ?? String(nextId())
     return Effect.annotateLogs(handler, "requestId", requestId)
   })
 
 /** The routes, then 404 for an unknown path and 405 (with `Allow`) for a known one, each counted and timed. */
 const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRouter.Route<ApiError>>) => {
   const allowed = allowedMethods(routes)
+  let requests = 0
+  const nextId = () => ++requests
   const unmatched = HttpRouter.route(
     "*",
     "*",
@@ -61,7 +64,7 @@ const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRou
     HttpRouter.route(
       route.method,
       route.path,
-      observed(metrics, route.path === "*" ? "unmatched" : route.path)(route.handler)
+      observed(metrics, route.path === "*" ? "unmatched" : route.path, nextId)(route.handler)
     )
   )
 }

@@ -75,12 +75,12 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const polled = state.polled !== undefined && now - state.polled.checkedAt <= stale ? state.polled : undefined
       // sends are added in the order they start, so the first one pending is the oldest
       const oldest = state.pending.size === 0 ? now : Math.min(now, state.pending.values().next().value ?? now)
-      const passive = Math.max(state.slowestSincePoll, now - oldest) - passiveTolerance
+      // how long the oldest send still waiting has waited, less what it may take without being news
+      const pendingFor = now - oldest - passiveTolerance
       return {
         failing: (polled?.failing ?? false) || now < state.suspectUntil,
-        delay: Math.max(polled?.minResponseTime ?? 0, passive),
-        slowerThanKnown: polled !== undefined &&
-          now - oldest - passiveTolerance > Math.max(polled.minResponseTime, state.slowestSincePoll)
+        delay: Math.max(polled?.minResponseTime ?? 0, state.slowestSincePoll - passiveTolerance, pendingFor),
+        slowerThanKnown: polled !== undefined && pendingFor > Math.max(polled.minResponseTime, state.slowestSincePoll)
       }
     }
 
