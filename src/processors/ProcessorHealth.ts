@@ -16,6 +16,9 @@ export interface PolledHealth {
 
 export type SendResult = "answered" | "refused" | "no-answer"
 
+/** How often waiters of `awaitChange` are woken when nothing changed, milliseconds. */
+const recheckInterval = 1000
+
 /** Latency the passive signals must exceed the polled delay by before they raise the estimate, milliseconds. */
 const passiveTolerance = 250
 
@@ -45,7 +48,10 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
     send: Effect.Effect<A, E>,
     classify: (exit: { readonly ok: boolean; readonly error?: E }) => SendResult
   ) => Effect.Effect<A, E>
-  /** Completes when the view of any processor changes, or after `within`, whichever is first. */
+  /**
+   * Completes when the view of any processor changes, or after `within`, whichever is first; a wait of a second or
+   * more may also end at the next once-a-second tick, which every such waiter shares.
+   */
   readonly awaitChange: (within: Duration.Input) => Effect.Effect<void>
   readonly polled: (processor: Processor) => PolledHealth | undefined
 }>()("app/processors/ProcessorHealth") {
@@ -69,6 +75,20 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
     const stale = Duration.toMillis(config.health.pollInterval) * 3
     const suspectFor = Duration.toMillis(config.routing.suspectFor)
     const clock = yield* Clock.Clock
+    const scope = yield* Effect.scope
+    // what only time changes (a refusal's suspicion running out) is announced by one tick for every waiter: a timer
+    // per wait would be two fibers a second for each of hundreds of held payments, each living long enough to be
+    // promoted to the old generation
+    let tickScheduled = false
+    const scheduleTick = Effect.suspend(() => {
+      if (tickScheduled) return Effect.void
+      tickScheduled = true
+      const tick = Effect.suspend(() => {
+        tickScheduled = false
+        return signal
+      })
+      return Effect.asVoid(Effect.forkIn(Effect.delay(tick, recheckInterval), scope))
+    })
 
     const viewAt = (processor: Processor, now: number): ProcessorView => {
       const state = states[processor]
@@ -144,7 +164,11 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
         viewAt,
         track,
         awaitChange: (within) =>
-          Effect.suspend(() => Deferred.await(changed).pipe(Effect.timeoutOption(within), Effect.asVoid)),
+          Effect.suspend(() =>
+            Duration.toMillis(Duration.fromInputUnsafe(within)) >= recheckInterval
+              ? Effect.andThen(scheduleTick, Effect.suspend(() => Deferred.await(changed)))
+              : Deferred.await(changed).pipe(Effect.timeoutOption(within), Effect.asVoid)
+          ),
         polled: (processor) => states[processor].polled
       }),
       setPolled,

@@ -128,4 +128,19 @@ describe("ProcessorHealth view", () => {
         assert.deepStrictEqual(service.viewAt("default", 1000), { failing: false, delay: 750, slowerThanKnown: false })
       })
     ))
+
+  it.effect("long waits share one tick a second: every waiter wakes at it, a shorter wait keeps its own deadline", () =>
+    view(({ service }) =>
+      Effect.gen(function*() {
+        const long = yield* Effect.forkChild(
+          Effect.all(Array.from({ length: 3 }, () => service.awaitChange("5 seconds")), { concurrency: "unbounded" })
+        )
+        const short = yield* Effect.forkChild(service.awaitChange("300 millis"))
+        yield* TestClock.adjust("300 millis")
+        assert.isDefined(short.pollUnsafe(), "the short wait ends at its own deadline")
+        assert.isUndefined(long.pollUnsafe())
+        yield* TestClock.adjust("700 millis")
+        assert.isDefined(long.pollUnsafe(), "the long waits end at the shared tick, not after 5 s")
+      })
+    ))
 })
