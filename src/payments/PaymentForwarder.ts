@@ -10,7 +10,7 @@ import {
   type ProcessorUnavailable,
   type SendOutcome
 } from "../processors/ProcessorGateway.ts"
-import { ProcessorHealth } from "../processors/ProcessorHealth.ts"
+import { ProcessorHealth, recheckInterval } from "../processors/ProcessorHealth.ts"
 import { route } from "../routing/RoutingPolicy.ts"
 import { backoff } from "./Backoff.ts"
 import type { Attempt, PaymentRequest, RecordedPayment } from "./Payment.ts"
@@ -124,7 +124,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
             heldSince ??= now
             slotReserved = false
             const holdLeft = settings.maxHold - (now - heldSince)
-            yield* health.awaitChange(holdLeft > 0 ? Math.min(holdRecheck, holdLeft) : holdRecheck)
+            yield* health.awaitChange(holdLeft > 0 ? Math.min(recheckInterval, holdLeft) : recheckInterval)
             continue
           }
           // with no payment arriving there is no HTTP path to keep CPU for: a backlog leaves as fast as it can
@@ -165,13 +165,6 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
     })
   )
 }
-
-/**
- * How long a held payment waits before it is routed again when nothing signals a change, milliseconds. Readings and
- * refusals wake it at once; what only time changes (a refusal's suspicion running out) waits for this. Hundreds of
- * payments may be held at once, so each recheck is paid hundreds of times a second.
- */
-const holdRecheck = 1000
 
 const logUnavailable = (error: ProcessorUnavailable) =>
   Effect.logDebug("processor unavailable").pipe(

@@ -16,8 +16,13 @@ export interface PolledHealth {
 
 export type SendResult = "answered" | "refused" | "no-answer"
 
-/** How often waiters of `awaitChange` are woken when nothing changed, milliseconds. */
-const recheckInterval = 1000
+/**
+ * How often waiters of `awaitChange` are woken when nothing changed, milliseconds: how long a held payment waits
+ * before it is routed again. Readings and refusals wake it at once; what only time changes (a refusal's suspicion
+ * running out) waits for this. Hundreds of payments may be held at once, so each recheck is paid hundreds of times a
+ * second.
+ */
+export const recheckInterval = 1000
 
 /** Latency the passive signals must exceed the polled delay by before they raise the estimate, milliseconds. */
 const passiveTolerance = 250
