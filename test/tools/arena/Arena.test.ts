@@ -30,6 +30,7 @@ const options = Effect.fn(function*(overrides: Partial<ArenaOptions>) {
       databaseUrl: Option.fromNullishOr(process.env.DATABASE_URL),
       env: { PATH: process.env.PATH ?? "" },
       floor: Option.none(),
+      scrapeInterval: 1,
       log: (line: string) => Effect.sync(() => lines.push(line)),
       ...overrides
     } satisfies ArenaOptions
