@@ -47,8 +47,8 @@ export interface ArenaOptions {
   readonly floor: Option.Option<LatencySummary>
   /**
    * How often each instance's /metrics is read for the queue and recorded series, seconds. A scrape costs the
-   * instance a few milliseconds of its event loop, which the official test does not pay: the default is Prometheus's
-   * interval in infra/prometheus.yml.
+   * instance a few milliseconds of its event loop, which the official test does not pay: `pnpm arena` reads it as
+   * often as Prometheus does in infra/prometheus.yml (5 s) unless --scrape-interval says otherwise.
    */
   readonly scrapeInterval: number
   readonly log: (line: string) => Effect.Effect<void>
