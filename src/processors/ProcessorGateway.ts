@@ -1,7 +1,8 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { HttpClient } from "effect/http"
-import { type Dispatcher, Pool } from "undici"
+import type { Dispatcher } from "undici"
+import Pool from "undici/lib/dispatcher/pool.js"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
@@ -234,12 +235,8 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
     Effect.gen(function*() {
       const config = yield* AppConfig
       return ProcessorGateway.layerNoDeps.pipe(
-        Layer.provide(NodeHttpClient.layerUndiciOptions({
-          connections: config.processorConnections,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          connect: { timeout: Duration.toMillis(config.processorAcquireTimeout) }
-        }))
+        // lookups and health calls are rare: node:http, which the server loads anyway, serves them
+        Layer.provide(NodeHttpClient.layerNodeHttpOptions({ keepAlive: true, maxSockets: config.processorConnections }))
       )
     })
   )
