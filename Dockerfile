@@ -20,8 +20,11 @@ FROM pnpm AS deps
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts
 
 FROM --platform=linux/amd64 ${NODE_IMAGE} AS runtime
-# one malloc arena: the allocations outside the V8 heap are few, and each extra arena keeps its own pages
-ENV NODE_ENV=production MALLOC_ARENA_MAX=1
+# jemalloc instead of glibc's malloc: V8's compiler zones and Node's buffers come and go, and glibc kept the freed
+# pages (15 MB more resident in each instance at 300 payments/s, same CPU); one arena, freed pages returned after 1 s
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
+  MALLOC_CONF=narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

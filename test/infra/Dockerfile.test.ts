@@ -198,6 +198,10 @@ const ciRun = readRepoFile(".ci/run")
 const ciCommands = Array.from(ciRun.matchAll(/^\s*(pnpm (?:install|build)\b[^\n#]*?)\s*$/gm), (m) => m[1])
 const prodInstall = "pnpm install --frozen-lockfile --prod --ignore-scripts"
 const buildCommand = ciCommands.find((command) => command.startsWith("pnpm build")) ?? "pnpm build"
+/** The one other RUN the runtime stage may have: Debian packages the instances need beside node (jemalloc). */
+const debianPackagesOf = (command: string): ReadonlyArray<string> | undefined =>
+  /^apt-get update && apt-get install -y --no-install-recommends ([\w.+-]+(?: [\w.+-]+)*) && rm -rf \/var\/lib\/apt\/lists\/\*$/
+    .exec(command)?.[1].split(" ")
 const healthcheck = healthcheckOf(instructionsOf(runtime, "HEALTHCHECK").at(-1)?.args ?? "")
 const cmd = execForm(instructionsOf(runtime, "CMD").at(-1)?.args ?? "")
 const workdir = instructionsOf(runtime, "WORKDIR").at(-1)?.args ?? "/"
@@ -230,13 +234,16 @@ describe("Dockerfile", () => {
     assert.isTrue(cmd?.slice(1, -1).every((flag) => flag.startsWith("--")), `node flags: ${cmd?.join(" ")}`)
   })
 
-  it("the build stages run what .ci/run runs, the production install and the pnpm install, nothing else", () => {
+  it("the build stages run what .ci/run runs, the production install and the pnpm install; the runtime stage only installs Debian packages", () => {
     assert.isTrue(ciCommands.some((command) => command.startsWith("pnpm install")), ".ci/run installs")
     assert.isTrue(ciCommands.some((command) => command.startsWith("pnpm build")), ".ci/run builds")
     const pnpmVersion = /^pnpm@(.+)$/.exec(packageJson.packageManager ?? "")?.[1]
     const instructions = stages.flatMap((stage) => instructionsOf(stage, "RUN"))
     const runs = instructions.map((i) => i.args)
-    for (const { args: command, line } of instructions) {
+    const runtimeRuns = new Set(instructionsOf(runtime, "RUN"))
+    for (const instruction of instructions) {
+      if (runtimeRuns.has(instruction)) continue
+      const { args: command, line } = instruction
       const installsPnpm = /^npm install (?:--global|-g) pnpm@(\S+)$/.exec(command)
       if (installsPnpm !== null) {
         assert.strictEqual(installsPnpm[1], pnpmVersion, `Dockerfile:${line}: not package.json's packageManager`)
@@ -246,7 +253,17 @@ describe("Dockerfile", () => {
     }
     for (const command of ciCommands) assert.include(runs, command, "the image is built as CI builds")
     assert.include(runs, prodInstall)
-    assert.deepStrictEqual(instructionsOf(runtime, "RUN"), [], "the runtime stage runs nothing")
+    for (const { args: command, line } of runtimeRuns) {
+      const packages = debianPackagesOf(command)
+      assert.isDefined(packages, `Dockerfile:${line}: the runtime stage runs nothing but an install of Debian packages`)
+      for (const name of packages ?? []) {
+        assert.include(
+          ciRun,
+          `missing+=(${name})`,
+          `Dockerfile:${line}: .ci/run installs ${name} too, for the rehearsal`
+        )
+      }
+    }
   })
 
   it("the runtime stage takes node_modules from the production install and dist from the build", () => {
@@ -408,6 +425,9 @@ describe(`the runtime stage, rehearsed without Docker on ${backendName}`, () => 
         const stageEnv: Record<string, string> = Object.fromEntries(
           instructionsOf(runtime, "ENV").flatMap((i) => Object.entries(envInstruction(i.args)))
         )
+        if (stageEnv.LD_PRELOAD !== undefined) {
+          assert.isTrue(existsSync(stageEnv.LD_PRELOAD), `LD_PRELOAD ${stageEnv.LD_PRELOAD} is not installed here`)
+        }
         const [[, firstApp]] = appServicesOf(loadCompose())
         const composeEnv = Object.fromEntries(
           Object.entries(environmentOf(firstApp)).filter(([key]) => !/^(DB_|DATABASE_|OTEL_)/.test(key))
@@ -441,6 +461,7 @@ describe(`the runtime stage, rehearsed without Docker on ${backendName}`, () => 
         service.child.kill("SIGTERM")
         const code = yield* service.exited.pipe(Effect.timeout("10 seconds"))
         assert.strictEqual(code, 0, `exit within docker stop's 10 s grace: ${service.output()}`)
+        assert.notInclude(service.output(), "cannot be preloaded", "the dynamic loader refused LD_PRELOAD")
       }).pipe(Effect.scoped),
     { timeout: 120_000 }
   )

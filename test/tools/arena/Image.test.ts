@@ -21,11 +21,12 @@ describe("the image's Node flags", () => {
     }
   })
 
-  it.effect("of the repository's Dockerfile cap the heap, and its runtime stage limits malloc's arenas", () =>
+  it.effect("of the repository's Dockerfile cap the heap, and its runtime stage preloads jemalloc with one arena", () =>
     Effect.gen(function*() {
       const image = yield* readImage("Dockerfile")
       assert.isTrue(image.nodeFlags.some((flag) => flag.startsWith("--max-old-space-size=")), image.nodeFlags.join(" "))
-      assert.match(image.env.MALLOC_ARENA_MAX ?? "", /^\d+$/)
+      assert.match(image.env.LD_PRELOAD ?? "", /\/libjemalloc\.so\.2$/)
+      assert.include((image.env.MALLOC_CONF ?? "").split(","), "narenas:1")
     }))
 
   it("take the last stage's ENV, in either form, later settings winning", () => {
