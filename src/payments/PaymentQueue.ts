@@ -4,6 +4,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { errorResponse } from "../http/ApiError.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
+import { CorrelationIdSet } from "./CorrelationIdSet.ts"
 import type { Attempt, PaymentRequest } from "./Payment.ts"
 
 export interface QueuedPayment {
@@ -60,7 +61,7 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
       const traced = yield* TracesExported
       const queue = yield* Queue.bounded<QueuedPayment>(queueCapacity)
       // every correlationId accepted by this instance since the last purge: queued, in flight or recorded
-      const known = new Set<string>()
+      const known = new CorrelationIdSet()
       let inFlight = 0
       metrics.queueLength.readFrom((gauge) => gauge.set(Queue.sizeUnsafe(queue)))
       metrics.inFlight.readFrom((gauge) => gauge.set(inFlight))
