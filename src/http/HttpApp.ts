@@ -1,9 +1,9 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, type Duration, Effect } from "effect"
 import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
-import { createServer } from "node:http"
 import { Metrics } from "../observability/Metrics.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
+import { createServer } from "./NodeHttp.ts"
 
 const pathOf = (url: string) => {
   const query = url.indexOf("?")

@@ -3,8 +3,8 @@ import { parse as parseContentType } from "content-type"
 import { ByteSize, Effect, Option, Result, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { compareNumber } from "lossless-json"
-import { IncomingMessage } from "node:http"
 import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
+import { IncomingMessage } from "./NodeHttp.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
