@@ -1,6 +1,7 @@
 const EMPTY = 0
 const WORDS = 4
 const MAX_LOAD = 0.7
+const INITIAL_SLOTS = 1024
 
 const nibble = (code: number): number => {
   if (code >= 48 && code <= 57) return code - 48
@@ -15,8 +16,7 @@ const nibble = (code: number): number => {
  * one UUID stay two ids, as they are in a Set.
  */
 export class CorrelationIdSet {
-  private table = new Int32Array(WORDS * 1024)
-  private slots = 1024
+  private table = new Int32Array(WORDS * INITIAL_SLOTS)
   private count = 0
   private readonly others = new Set<string>()
   private readonly key = new Int32Array(WORDS)
@@ -26,7 +26,7 @@ export class CorrelationIdSet {
   }
 
   has(id: string): boolean {
-    return this.parse(id) ? this.find(this.table, this.slots) < 0 : this.others.has(id)
+    return this.parse(id) ? this.find(this.table) < 0 : this.others.has(id)
   }
 
   add(id: string): void {
@@ -34,16 +34,15 @@ export class CorrelationIdSet {
       this.others.add(id)
       return
     }
-    const slot = this.find(this.table, this.slots)
+    const slot = this.find(this.table)
     if (slot < 0) return
     this.table.set(this.key, slot * WORDS)
     this.count++
-    if (this.count > this.slots * MAX_LOAD) this.grow()
+    if (this.count > (this.table.length / WORDS) * MAX_LOAD) this.grow()
   }
 
   clear(): void {
-    this.table = new Int32Array(WORDS * 1024)
-    this.slots = 1024
+    this.table = new Int32Array(WORDS * INITIAL_SLOTS)
     this.count = 0
     this.others.clear()
   }
@@ -73,9 +72,9 @@ export class CorrelationIdSet {
   }
 
   /** The slot holding `key` as a negative number (-1 - slot), or the empty slot where it would go. */
-  private find(table: Int32Array, slots: number): number {
+  private find(table: Int32Array): number {
     const key = this.key
-    const mask = slots - 1
+    const mask = table.length / WORDS - 1
     let slot = (Math.imul(key[0] ^ key[1], 0x9e3779b1) ^ Math.imul(key[2] ^ key[3], 0x85ebca77)) >>> 0
     slot = (slot ^ (slot >>> 15)) & mask
     for (;;) {
@@ -90,14 +89,12 @@ export class CorrelationIdSet {
 
   private grow(): void {
     const old = this.table
-    const slots = this.slots * 2
-    const table = new Int32Array(WORDS * slots)
+    const table = new Int32Array(old.length * 2)
     for (let at = 0; at < old.length; at += WORDS) {
       if ((old[at] | old[at + 1] | old[at + 2] | old[at + 3]) === EMPTY) continue
       this.key.set(old.subarray(at, at + WORDS))
-      table.set(this.key, this.find(table, slots) * WORDS)
+      table.set(this.key, this.find(table) * WORDS)
     }
     this.table = table
-    this.slots = slots
   }
 }
