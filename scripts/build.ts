@@ -1,5 +1,6 @@
 import { build } from "esbuild"
 import { rm } from "node:fs/promises"
+import { builtinsWithoutNamespace } from "./builtins-plugin.ts"
 
 await rm("dist", { recursive: true, force: true })
 
@@ -18,6 +19,7 @@ const result = await build({
   minifySyntax: true,
   metafile: true,
   legalComments: "none",
+  plugins: [builtinsWithoutNamespace],
   banner: {
     js:
       "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
