@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { isBuiltin } from "node:module"
 import { join } from "node:path"
+import { staticImports } from "../support/modules.ts"
 import { root } from "./support.ts"
 
 describe("dist/", () => {
@@ -10,12 +11,9 @@ describe("dist/", () => {
     const chunks = readdirSync(dist).filter((file) => file.endsWith(".js"))
     assert.isNotEmpty(chunks)
     const builtins = chunks.flatMap((file) =>
-      [...readFileSync(join(dist, file), "utf8").matchAll(/^import\s[^;]*?from\s*["']([^"']+)["']/gm)]
-        .map((match) => `${file}: ${match[1] ?? ""}`)
-        .filter((found) => {
-          const specifier = found.slice(found.indexOf(": ") + 2)
-          return isBuiltin(specifier) && specifier !== "node:module"
-        })
+      staticImports(readFileSync(join(dist, file), "utf8"))
+        .filter((specifier) => isBuiltin(specifier) && specifier !== "node:module")
+        .map((specifier) => `${file}: ${specifier}`)
     )
     assert.deepStrictEqual(builtins, [])
   })

@@ -1,11 +1,12 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { build } from "esbuild"
-import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { builtinsWithoutNamespace } from "../../scripts/builtins-plugin.ts"
+import { loadsBundledUndici, staticImports } from "../support/modules.ts"
 
 const roots: Array<string> = []
 afterAll(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })))
@@ -16,16 +17,17 @@ import { readFileSync } from "fs"
 import promises from "node:fs/promises"
 export const used = [typeof http.createServer, typeof readFileSync, typeof promises.readFile]`
 
-/** Bundles `entry` the way scripts/build.ts does, runs it in a fresh Node: what it exported, what Node loaded. */
+/** Bundles `entry` the way scripts/build.ts does: what it exports, whether a fresh Node loading it loads undici. */
 const bundleAndRun = (plugins: Parameters<typeof build>[0]["plugins"]) =>
   Effect.gen(function*() {
     const root = mkdtempSync(join(tmpdir(), "builtins-plugin-"))
     roots.push(root)
     writeFileSync(join(root, "entry.ts"), entry)
+    const out = join(root, "out.js")
     yield* Effect.promise(() =>
       build({
         entryPoints: [join(root, "entry.ts")],
-        outfile: join(root, "out.js"),
+        outfile: out,
         bundle: true,
         format: "esm",
         platform: "node",
@@ -33,17 +35,10 @@ const bundleAndRun = (plugins: Parameters<typeof build>[0]["plugins"]) =>
         logLevel: "silent"
       })
     )
-    const script = `const { used } = await import(${JSON.stringify(join(root, "out.js"))})
-console.log(JSON.stringify({ used, undici: process.moduleLoadList.includes("NativeModule internal/deps/undici/undici") }))`
-    const stdout = yield* Effect.callback<string>((resume) => {
-      execFile(process.execPath, ["--input-type=module", "-e", script], (error, out, stderr) => {
-        resume(error === null ? Effect.succeed(out) : Effect.die(new Error(`${error.message}\n${stderr}`)))
-      })
-    })
-    const result: { readonly used: ReadonlyArray<string>; readonly undici: boolean } = JSON.parse(stdout)
-    const imports = [...readFileSync(join(root, "out.js"), "utf8").matchAll(/^import\s[^;]*?from\s*"([^"]+)"/gm)]
-      .map((match) => match[1] ?? "")
-    return { ...result, imports }
+    const { used }: { readonly used: ReadonlyArray<string> } = yield* Effect.promise(() => import(out))
+    const undici = yield* loadsBundledUndici([pathToFileURL(out).href])
+    const imports = staticImports(readFileSync(out, "utf8"))
+    return { used, undici, imports }
   })
 
 describe("builtinsWithoutNamespace", () => {
