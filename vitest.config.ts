@@ -7,11 +7,13 @@ import { defineConfig } from "vitest/config"
  */
 const slow = [
   "test/e2e/**",
+  "test/http/NodeHttp.test.ts",
   "test/infra/**",
   "test/tools/arena/**",
   "test/tools/faults/**",
   "test/observability/Tracing.test.ts",
   "test/processors/ProcessorHealth.test.ts",
+  "test/scripts/builtins-plugin.test.ts",
   "test/scripts/gen-module.test.ts",
   "test/security/AdminEndpoints.test.ts",
   "test/security/Secrets.test.ts"
