@@ -2,20 +2,26 @@
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
+ *                  [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first) with the Dockerfile's Node flags (unless --node-flags replaces
  * them) and the ENV of its runtime stage; with DATABASE_URL set it uses that PostgreSQL, else PGlite.
+ * With --callgrind each target runs under `valgrind --tool=callgrind` and the figure is instructions per payment,
+ * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
+ * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
+ * a process about 5 times slower, instrumented some 30 to 50 times, so the warm-up runs at --warmup-rate (100/s) and
+ * the window at 20/s by default, 60 s and 30 s.
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
 import { Effect, Option } from "effect"
 import { buildSync } from "esbuild"
 import * as hdr from "hdr-histogram-js"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
-import { parseArgs } from "node:util"
+import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
 import { readImage } from "../../tools/arena/Image.ts"
 import { clockTicksPerSecond, readProcess } from "../../tools/arena/ProcessSampler.ts"
@@ -24,36 +30,63 @@ import { freePort } from "../../tools/process/Processes.ts"
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
   options: {
-    rate: { type: "string", default: "300" },
-    duration: { type: "string", default: "30" },
-    warmup: { type: "string", default: "5" },
+    rate: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
     only: { type: "string", default: "service,null,reference" },
-    "node-flags": { type: "string" }
+    "node-flags": { type: "string" },
+    callgrind: { type: "boolean", default: false },
+    "warmup-rate": { type: "string", default: "100" }
   }
 })
-const rate = Number(values.rate)
-const duration = Number(values.duration)
-const warmup = Number(values.warmup)
+const callgrind = values.callgrind
+const rate = Number(values.rate ?? (callgrind ? 20 : 300))
+const duration = Number(values.duration ?? 30)
+const warmup = Number(values.warmup ?? (callgrind ? 60 : 5))
+const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const targetNames = ["service", "null", "reference"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
 for (const name of only) {
   if (!targetNames.some((known) => known === name)) throw new Error(`unknown target ${name} in --only`)
 }
-if (!(rate > 0 && duration > 0 && warmup >= 0)) throw new Error("--rate and --duration must be > 0, --warmup >= 0")
+if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0)) {
+  throw new Error("--rate, --warmup-rate and --duration must be > 0, --warmup >= 0")
+}
 
 const image = await Effect.runPromise(readImage("Dockerfile"))
 const nodeFlags = values["node-flags"]?.split(/\s+/).filter((flag) => flag !== "") ?? image.nodeFlags
 
 const token = "123"
+const targetHost = "127.0.0.1"
 const databaseUrl = process.env.DATABASE_URL
 
 // == child processes
 
 const children = new Set<ChildProcess>()
 
-const start = (name: string, args: ReadonlyArray<string>, env: Record<string, string>) => {
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+const start = (
+  name: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  /** Run under callgrind, its counts written to this file (`%p` is the pid). */
+  callgrindOut?: string
+) => {
+  const child = callgrindOut === undefined
+    ? spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+    : spawn("valgrind", [
+      "--tool=callgrind",
+      `--callgrind-out-file=${callgrindOut}`,
+      // nothing counted, and about a tenth of the slowdown, until the window switches instrumentation on
+      "--instr-atstart=no",
+      // V8 writes and rewrites machine code in its heap
+      "--smc-check=all-non-file",
+      process.execPath,
+      // one thread, compiles and collections on it: whether the helper threads' compile jobs and marking fall in the
+      // window moved the service's count by 6 to 15 % between identical runs without it, about 5 % with it
+      "--predictable",
+      ...args
+    ], { env, stdio: ["ignore", "pipe", "pipe"] })
   const tail: Array<string> = []
   const keep = (chunk: Buffer) => {
     tail.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""))
@@ -85,8 +118,10 @@ process.on("SIGINT", () => {
   void stopAll().then(() => process.exit(130))
 })
 
+const readyWithinMs = callgrind ? 300_000 : 60_000
+
 const waitReady = async (url: string, started: ReturnType<typeof start>) => {
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + readyWithinMs
   while (Date.now() < deadline) {
     if (started.child.exitCode !== null || started.child.signalCode !== null) throw new Error(started.describeExit())
     try {
@@ -98,7 +133,7 @@ const waitReady = async (url: string, started: ReturnType<typeof start>) => {
     }
     await sleep(200)
   }
-  throw new Error(`${url} did not answer 200 within 60 s`)
+  throw new Error(`${url} did not answer 200 within ${readyWithinMs / 1000} s`)
 }
 
 const call = async (method: "GET" | "POST", url: string, headers: Record<string, string> = {}) => {
@@ -142,6 +177,45 @@ const simulatorTotal = async (simulator: Simulator) => {
   return (JSON.parse(text) as { totalRequests: number }).totalRequests
 }
 
+/**
+ * The simulators' counts once they have stopped growing (two equal reads 0.5 s apart, at most `drainMs` later): the
+ * payments a target still holds when its load ends are part of its work. The null backend forwards nothing.
+ */
+const settled = async (simulators: ReadonlyArray<Simulator>, target: TargetName) => {
+  let counts = await Promise.all(simulators.map(simulatorTotal))
+  const drainMs = target === "null" ? 0 : callgrind ? 60_000 : 10_000
+  for (let waited = 0, steady = 0; waited < drainMs && steady < 2; waited += 500) {
+    await sleep(500)
+    const now = await Promise.all(simulators.map(simulatorTotal))
+    steady = now.every((count, i) => count === counts[i]) ? steady + 1 : 0
+    counts = now
+  }
+  return counts
+}
+
+// == callgrind
+
+/**
+ * Sends a command to a target under callgrind. vgdb finds the target's pipes by its HOST variable, which the targets
+ * have set to their listen address; callgrind_control prints "OK." even when vgdb found no pipes, so stderr tells.
+ */
+const callgrindControl = async (args: ReadonlyArray<string>) => {
+  const { stderr } = await promisify(execFile)("callgrind_control", [...args], {
+    timeout: 60_000,
+    env: { ...process.env, HOST: targetHost }
+  })
+  if (/error|failed/i.test(stderr)) throw new Error(`callgrind_control ${args.join(" ")}: ${stderr}`)
+}
+
+/** Dumps the counts since the last zeroing (the process's first dump: `<out>.1`) and reads their total. */
+const windowInstructions = async (pid: number, out: string) => {
+  await callgrindControl(["--dump=window", String(pid)])
+  const file = `${out.replace("%p", String(pid))}.1`
+  const summary = /^summary: (\d+)$/m.exec(readFileSync(file, "utf8"))
+  if (summary === null) throw new Error(`no summary line in ${file}`)
+  return Number(summary[1])
+}
+
 // == load
 
 interface LoadStats {
@@ -171,7 +245,7 @@ const newStats = (): LoadStats => ({
  * Sends payment k at `startedAt + k / rate` for `seconds`, whatever the answers: an open model. Calls `onWindow` once,
  * when the first payment of the measured window is due; payments sent from then on count in the returned stats.
  */
-const runLoad = async (url: string, seconds: number, windowAt: number, onWindow: () => void) => {
+const runLoad = async (url: string, seconds: number, windowAt: number, onWindow: () => void, rate: number) => {
   const pool = new Pool(url, { connections: 64, headersTimeout: 30_000, bodyTimeout: 30_000 })
   const warm = newStats()
   const measured = newStats()
@@ -236,6 +310,9 @@ interface Result {
   /** CPU ms per payment, or per accepted POST for the null backend. */
   readonly cpuMsPer: number
   readonly cpuPer: "payment" | "POST"
+  /** With --callgrind: instructions the target executed in the window, and per payment (per POST for null). */
+  readonly instructions: number | undefined
+  readonly instructionsPer: number | undefined
   readonly peakRssMiB: number
   readonly hwmMiB: number
   readonly p50Ms: number
@@ -279,47 +356,56 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),
-    HOST: "127.0.0.1",
+    HOST: targetHost,
     PAYMENT_PROCESSOR_URL_DEFAULT: simulators[0].url,
     PAYMENT_PROCESSOR_URL_FALLBACK: simulators[1].url,
     LOG_LEVEL: "Warn"
   }
   if (name === "service" && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
   const { args, ready } = targetCommand(name)
-  const started = start(name, args, env)
+  const callgrindOut = `bench-out/callgrind/${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.%p`
+  if (callgrind) mkdirSync("bench-out/callgrind", { recursive: true })
+  const started = start(name, args, env, callgrind ? callgrindOut : undefined)
   const pid = started.child.pid
   if (pid === undefined) throw new Error(`${name} did not start`)
   const url = `http://127.0.0.1:${port}`
+  let sampler: ReturnType<typeof setInterval> | undefined
   try {
     await waitReady(`${url}${ready}`, started)
     await call("POST", `${url}/purge-payments`)
-    console.log(`${name}: pid ${pid}, ${warmup} s warm-up, then ${duration} s measured at ${rate}/s`)
+    console.log(
+      `${name}: pid ${pid}, ${warmup} s warm-up at ${warmupRate}/s, then ${duration} s measured at ${rate}/s`
+    )
 
     let peakRssBytes = 0
     const sampleRss = () => peakRssBytes = Math.max(peakRssBytes, reading(pid).rssBytes)
-    const sampler = setInterval(sampleRss, 100)
+    sampler = setInterval(sampleRss, 100)
     sampleRss()
 
     let cpuAtWindow = 0
-    let totalsAtWindow: Promise<Array<number>> = Promise.resolve([0, 0])
-    const load = await runLoad(url, warmup + duration, warmup, () => {
+    let before: Array<number>
+    let load: Awaited<ReturnType<typeof runLoad>>
+    if (callgrind) {
+      // the warm-up's payments settle before the count starts: the window holds the measured payments' work alone
+      if (warmup > 0) await runLoad(url, warmup, warmup, () => {}, warmupRate)
+      before = await settled(simulators, name)
+      await callgrindControl(["--instr=on", String(pid)])
+      await callgrindControl(["--zero", String(pid)])
       cpuAtWindow = reading(pid).cpuTicks
-      totalsAtWindow = Promise.all(simulators.map(simulatorTotal))
-    })
-    const before = await totalsAtWindow
-
-    // until the simulators stop counting: the payments still queued at the window's end belong to it
-    let after = await Promise.all(simulators.map(simulatorTotal))
-    const drainMs = name === "null" ? 0 : 10_000
-    for (let waited = 0, steady = 0; waited < drainMs && steady < 2; waited += 500) {
-      await sleep(500)
-      const now = await Promise.all(simulators.map(simulatorTotal))
-      steady = now.every((count, i) => count === after[i]) ? steady + 1 : 0
-      after = now
+      load = await runLoad(url, duration, 0, () => {}, rate)
+    } else {
+      let totalsAtWindow: Promise<Array<number>> = Promise.resolve([0, 0])
+      load = await runLoad(url, warmup + duration, warmup, () => {
+        cpuAtWindow = reading(pid).cpuTicks
+        totalsAtWindow = Promise.all(simulators.map(simulatorTotal))
+      }, rate)
+      before = await totalsAtWindow
     }
+    // the payments still queued at the window's end belong to it
+    const after = await settled(simulators, name)
+    const instructions = callgrind ? await windowInstructions(pid, callgrindOut) : undefined
     const end = reading(pid)
     const cpuMs = ((end.cpuTicks - cpuAtWindow) * 1000) / clockTicksPerSecond
-    clearInterval(sampler)
     peakRssBytes = Math.max(peakRssBytes, end.rssBytes)
     const hwmMiB = end.peakRssBytes / 1024 ** 2
     if (started.child.exitCode !== null) throw new Error(started.describeExit())
@@ -339,6 +425,10 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       cpuMs,
       cpuMsPer: cpuMs / Math.max(1, perPost ? stats.accepted : payments),
       cpuPer: perPost ? "POST" : "payment",
+      instructions,
+      instructionsPer: instructions === undefined
+        ? undefined
+        : instructions / Math.max(1, perPost ? stats.accepted : payments),
       peakRssMiB: peakRssBytes / 1024 ** 2,
       hwmMiB,
       p50Ms: percentile(50),
@@ -348,23 +438,35 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       maxLagMs: stats.maxLagMs
     }
   } finally {
+    clearInterval(sampler)
     await stop(started.child)
   }
 }
 
 // == report
 
+const millions = (count: number | undefined) => count === undefined ? "-" : (count / 1e6).toFixed(3)
+
 const table = (results: ReadonlyArray<Result>) => {
-  const header = ["target", "payments", "CPU ms/payment", "peak RSS MiB (HWM)", "POST p50 ms", "POST p99 ms", "errors"]
-  const rows = results.map((r) => [
-    r.target,
-    r.cpuPer === "POST" ? `none (${r.accepted} POSTs)` : String(r.payments),
-    r.cpuPer === "POST" ? `${r.cpuMsPer.toFixed(3)} per POST` : r.cpuMsPer.toFixed(3),
-    `${r.peakRssMiB.toFixed(1)} (${r.hwmMiB.toFixed(1)})`,
-    r.p50Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    `${r.errors} errors, ${r.non2xx} non-2xx`
-  ])
+  const per = (r: Result) => r.cpuPer === "POST" ? " per POST" : ""
+  const columns: ReadonlyArray<readonly [string, (r: Result) => string]> = [
+    ["target", (r) => r.target],
+    ["payments", (r) => r.cpuPer === "POST" ? `none (${r.accepted} POSTs)` : String(r.payments)],
+    ...(callgrind
+      ? [
+        ["instructions/payment (M)", (r: Result) => `${millions(r.instructionsPer)}${per(r)}`] as const,
+        ["CPU ms/payment under valgrind", (r: Result) => `${r.cpuMsPer.toFixed(1)}${per(r)}`] as const
+      ]
+      : [
+        ["CPU ms/payment", (r: Result) => `${r.cpuMsPer.toFixed(3)}${per(r)}`] as const,
+        ["peak RSS MiB (HWM)", (r: Result) => `${r.peakRssMiB.toFixed(1)} (${r.hwmMiB.toFixed(1)})`] as const,
+        ["POST p50 ms", (r: Result) => r.p50Ms.toFixed(2)] as const,
+        ["POST p99 ms", (r: Result) => r.p99Ms.toFixed(2)] as const
+      ]),
+    ["errors", (r) => `${r.errors} errors, ${r.non2xx} non-2xx`]
+  ]
+  const header = columns.map(([title]) => title)
+  const rows = results.map((r) => columns.map(([, cell]) => cell(r)))
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)))
   const line = (cells: ReadonlyArray<string>) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(" | ")} |`
   return [line(header), `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`, ...rows.map(line)].join("\n")
@@ -396,15 +498,20 @@ const main = async () => {
   const service = results.find((r) => r.target === "service")
   const reference = results.find((r) => r.target === "reference")
   if (service !== undefined && reference !== undefined) {
-    console.log(`\nservice / reference CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`)
+    const ratio = callgrind && service.instructionsPer !== undefined && reference.instructionsPer !== undefined
+      ? `instructions ratio: ${(service.instructionsPer / reference.instructionsPer).toFixed(3)}`
+      : `CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`
+    console.log(`\nservice / reference ${ratio}`)
   }
 
   mkdirSync("bench-out", { recursive: true })
   const file = `bench-out/cpu-${new Date().toISOString().replace(/[:.]/g, "-")}.json`
   const config = {
+    callgrind,
     rate,
     duration,
     warmup,
+    warmupRate,
     nodeFlags: nodeFlags.join(" "),
     imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
