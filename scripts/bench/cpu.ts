@@ -9,7 +9,7 @@
  * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
  * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
  * a process about 5 times slower, instrumented some 30 to 50 times, so the warm-up runs at --warmup-rate (100/s) and
- * the window at 20/s by default, 60 s and 30 s.
+ * the window at 20/s by default, 180 s and 30 s.
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
@@ -42,7 +42,7 @@ const { values } = parseArgs({
 const callgrind = values.callgrind
 const rate = Number(values.rate ?? (callgrind ? 20 : 300))
 const duration = Number(values.duration ?? 30)
-const warmup = Number(values.warmup ?? (callgrind ? 60 : 5))
+const warmup = Number(values.warmup ?? (callgrind ? 180 : 5))
 const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const targetNames = ["service", "null", "reference"] as const
 type TargetName = (typeof targetNames)[number]
@@ -207,13 +207,21 @@ const callgrindControl = async (args: ReadonlyArray<string>) => {
   if (/error|failed/i.test(stderr)) throw new Error(`callgrind_control ${args.join(" ")}: ${stderr}`)
 }
 
-/** Dumps the counts since the last zeroing (the process's first dump: `<out>.1`) and reads their total. */
+/**
+ * Dumps the counts since the last zeroing (the process's first dump: `<out>.1`) and reads their total, and how many
+ * of them V8's optimizing compilers took (`Compiler::CompileOptimized`, callees included): whether a burst of
+ * tier-ups falls in the window is most of what moves the total between identical runs.
+ */
 const windowInstructions = async (pid: number, out: string) => {
   await callgrindControl(["--dump=window", String(pid)])
   const file = `${out.replace("%p", String(pid))}.1`
   const summary = /^summary: (\d+)$/m.exec(readFileSync(file, "utf8"))
   if (summary === null) throw new Error(`no summary line in ${file}`)
-  return Number(summary[1])
+  const { stdout } = await promisify(execFile)("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file], {
+    maxBuffer: 256 * 1024 ** 2
+  })
+  const compiling = /^\s*([\d,]+) .*v8::internal::Compiler::CompileOptimized\(/m.exec(stdout)
+  return { total: Number(summary[1]), compiling: compiling === null ? 0 : Number(compiling[1].replaceAll(",", "")) }
 }
 
 // == load
@@ -310,9 +318,12 @@ interface Result {
   /** CPU ms per payment, or per accepted POST for the null backend. */
   readonly cpuMsPer: number
   readonly cpuPer: "payment" | "POST"
-  /** With --callgrind: instructions the target executed in the window, and per payment (per POST for null). */
-  readonly instructions: number | undefined
-  readonly instructionsPer: number | undefined
+  /**
+   * With --callgrind: instructions the target executed in the window, and those of V8's optimizing compilers among
+   * them; per payment (per POST for null).
+   */
+  readonly instructions: { readonly total: number; readonly compiling: number } | undefined
+  readonly instructionsPer: { readonly total: number; readonly compiling: number } | undefined
   readonly peakRssMiB: number
   readonly hwmMiB: number
   readonly p50Ms: number
@@ -426,9 +437,10 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       cpuMsPer: cpuMs / Math.max(1, perPost ? stats.accepted : payments),
       cpuPer: perPost ? "POST" : "payment",
       instructions,
-      instructionsPer: instructions === undefined
-        ? undefined
-        : instructions / Math.max(1, perPost ? stats.accepted : payments),
+      instructionsPer: instructions === undefined ? undefined : {
+        total: instructions.total / Math.max(1, perPost ? stats.accepted : payments),
+        compiling: instructions.compiling / Math.max(1, perPost ? stats.accepted : payments)
+      },
       peakRssMiB: peakRssBytes / 1024 ** 2,
       hwmMiB,
       p50Ms: percentile(50),
@@ -454,7 +466,16 @@ const table = (results: ReadonlyArray<Result>) => {
     ["payments", (r) => r.cpuPer === "POST" ? `none (${r.accepted} POSTs)` : String(r.payments)],
     ...(callgrind
       ? [
-        ["instructions/payment (M)", (r: Result) => `${millions(r.instructionsPer)}${per(r)}`] as const,
+        ["instructions/payment (M)", (r: Result) => `${millions(r.instructionsPer?.total)}${per(r)}`] as const,
+        [
+          "without optimizing compiles (M)",
+          (r: Result) =>
+            `${
+              millions(
+                r.instructionsPer === undefined ? undefined : r.instructionsPer.total - r.instructionsPer.compiling
+              )
+            }${per(r)}`
+        ] as const,
         ["CPU ms/payment under valgrind", (r: Result) => `${r.cpuMsPer.toFixed(1)}${per(r)}`] as const
       ]
       : [
@@ -499,7 +520,11 @@ const main = async () => {
   const reference = results.find((r) => r.target === "reference")
   if (service !== undefined && reference !== undefined) {
     const ratio = callgrind && service.instructionsPer !== undefined && reference.instructionsPer !== undefined
-      ? `instructions ratio: ${(service.instructionsPer / reference.instructionsPer).toFixed(3)}`
+      ? `instructions ratio: ${(service.instructionsPer.total / reference.instructionsPer.total).toFixed(3)}, ` +
+        `${
+          ((service.instructionsPer.total - service.instructionsPer.compiling) /
+            (reference.instructionsPer.total - reference.instructionsPer.compiling)).toFixed(3)
+        } without optimizing compiles`
       : `CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`
     console.log(`\nservice / reference ${ratio}`)
   }
