@@ -94,68 +94,34 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         const withConnection = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
           Effect.acquireUseRelease(acquire(processor), () => effect, () => Effect.sync(() => slots[processor].give()))
 
+        // settles a POST once: its timer cleared, its permit given back, its latency observed, its fiber resumed
+        const settle: Settle = (exchange, outcome, result) => {
+          if (exchange.settled) return false
+          exchange.settled = true
+          clearTimeout(exchange.timer)
+          slots[exchange.processor].give()
+          inFlight[exchange.processor]--
+          metrics.processorLatency.observe(
+            { processor: exchange.processor, outcome },
+            Number(clock.currentTimeNanosUnsafe() - exchange.startedAt) / 1e9
+          )
+          exchange.resume(result)
+          return true
+        }
+
         // one POST on the processor's pool: one timer for the whole exchange, the body drained, no per-call client
         const post = (processor: Processor, payment: ProcessorPayment) =>
-          Effect.callback<number, ProcessorUnavailable | ProcessorAmbiguous>((resume) => {
-            const startedAt = clock.currentTimeNanosUnsafe()
-            let controller: Dispatcher.DispatchController | undefined
-            let status = 0
-            let settled = false
+          Effect.callback<number, SendError>((resume) => {
+            const exchange = new Exchange(processor, clock.currentTimeNanosUnsafe(), resume, settle, sendTimeout)
             inFlight[processor]++
-            const settle = (
-              outcome: string,
-              result: Effect.Effect<number, ProcessorUnavailable | ProcessorAmbiguous>
-            ) => {
-              if (settled) return false
-              settled = true
-              clearTimeout(timer)
-              slots[processor].give()
-              inFlight[processor]--
-              metrics.processorLatency.observe(
-                { processor, outcome },
-                Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9
-              )
-              resume(result)
-              return true
-            }
-            const timer = setTimeout(() => {
-              if (settle("timeout", Effect.fail(new ProcessorAmbiguous({ processor, reason: "timeout" })))) {
-                controller?.abort(new Error("processor timeout"))
-              }
-            }, sendTimeout)
             pools[processor].dispatch({
               method: "POST",
               path: paymentsPath[processor],
               headers: jsonHeaders,
               body:
                 `{"correlationId":"${payment.correlationId}","amount":${payment.amount},"requestedAt":"${payment.requestedAt.toISOString()}"}`
-            }, {
-              onRequestStart(started) {
-                controller = started
-                if (settled) started.abort(new Error("send interrupted"))
-              },
-              onResponseStart(_, statusCode) {
-                status = statusCode
-              },
-              onResponseData() {},
-              onResponseEnd() {
-                settle(String(status), Effect.succeed(status))
-              },
-              onResponseError(_, error) {
-                const reason = errorCode(error)
-                settle(
-                  reason,
-                  Effect.fail(
-                    notSentCodes.has(reason)
-                      ? new ProcessorUnavailable({ processor, reason })
-                      : new ProcessorAmbiguous({ processor, reason })
-                  )
-                )
-              }
-            })
-            return Effect.sync(() => {
-              if (settle("interrupted", Effect.interrupt)) controller?.abort(new Error("send interrupted"))
-            })
+            }, exchange)
+            return Effect.sync(() => exchange.interrupt())
           })
 
         const outcome = (processor: Processor, status: number): Effect.Effect<SendOutcome, ProcessorUnavailable> =>
@@ -241,6 +207,88 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
     })
   )
 }
+
+type SendError = ProcessorUnavailable | ProcessorAmbiguous
+
+/** Ends an exchange with `result` unless it has ended already; true when this call ended it. */
+type Settle = (exchange: Exchange, outcome: string, result: Effect.Effect<number, SendError>) => boolean
+
+/**
+ * One POST in flight, as undici's dispatch handler: its state and callbacks in one object, where closures made per
+ * send cost eight function objects each time, and V8 kept compiling them again (Maglev, TurboFan, Maglev, TurboFan
+ * within 80 s at 300 payments/s).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  status = 0
+  settled = false
+  readonly processor: Processor
+  readonly startedAt: bigint
+  readonly resume: (result: Effect.Effect<number, SendError>) => void
+  readonly timer: ReturnType<typeof setTimeout>
+  private readonly settle: Settle
+
+  constructor(
+    processor: Processor,
+    startedAt: bigint,
+    resume: (result: Effect.Effect<number, SendError>) => void,
+    settle: Settle,
+    timeout: number
+  ) {
+    this.processor = processor
+    this.startedAt = startedAt
+    this.resume = resume
+    this.settle = settle
+    this.timer = setTimeout(timedOut, timeout, this)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller
+    if (this.settled) controller.abort(new Error("send interrupted"))
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, statusCode: number) {
+    this.status = statusCode
+  }
+
+  onResponseData() {}
+
+  onResponseEnd() {
+    this.settle(this, String(this.status), Effect.succeed(this.status))
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error) {
+    const reason = errorCode(error)
+    const processor = this.processor
+    this.settle(
+      this,
+      reason,
+      Effect.fail(
+        notSentCodes.has(reason)
+          ? new ProcessorUnavailable({ processor, reason })
+          : new ProcessorAmbiguous({ processor, reason })
+      )
+    )
+  }
+
+  timeOut() {
+    if (
+      this.settle(
+        this,
+        "timeout",
+        Effect.fail(new ProcessorAmbiguous({ processor: this.processor, reason: "timeout" }))
+      )
+    ) {
+      this.controller?.abort(new Error("processor timeout"))
+    }
+  }
+
+  interrupt() {
+    if (this.settle(this, "interrupted", Effect.interrupt)) this.controller?.abort(new Error("send interrupted"))
+  }
+}
+
+const timedOut = (exchange: Exchange) => exchange.timeOut()
 
 const jsonHeaders = { "content-type": "application/json" }
 const succeedProcessed = Effect.succeed<SendOutcome>("processed")
