@@ -82,8 +82,8 @@ const start = (
       // V8 writes and rewrites machine code in its heap
       "--smc-check=all-non-file",
       process.execPath,
-      // one thread, compiles and collections on it: whether the helper threads' compile jobs and marking fall in the
-      // window moved the service's count by 6 to 15 % between identical runs without it, about 5 % with it
+      // one thread, compiles and collections on it: whether the helper threads' compile jobs and marking fell in the
+      // window moved the service's count by 6 to 15 % between identical runs without it
       "--predictable",
       ...args
     ], { env, stdio: ["ignore", "pipe", "pipe"] })
@@ -323,7 +323,7 @@ interface Result {
    * them; per payment (per POST for null).
    */
   readonly instructions: { readonly total: number; readonly compiling: number } | undefined
-  readonly instructionsPer: { readonly total: number; readonly compiling: number } | undefined
+  readonly instructionsPer: { readonly total: number; readonly withoutCompiles: number } | undefined
   readonly peakRssMiB: number
   readonly hwmMiB: number
   readonly p50Ms: number
@@ -374,9 +374,11 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
   }
   if (name === "service" && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
   const { args, ready } = targetCommand(name)
-  const callgrindOut = `bench-out/callgrind/${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.%p`
-  if (callgrind) mkdirSync("bench-out/callgrind", { recursive: true })
-  const started = start(name, args, env, callgrind ? callgrindOut : undefined)
+  const callgrindOut = callgrind
+    ? `bench-out/callgrind/${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.%p`
+    : undefined
+  if (callgrindOut !== undefined) mkdirSync("bench-out/callgrind", { recursive: true })
+  const started = start(name, args, env, callgrindOut)
   const pid = started.child.pid
   if (pid === undefined) throw new Error(`${name} did not start`)
   const url = `http://127.0.0.1:${port}`
@@ -414,7 +416,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     }
     // the payments still queued at the window's end belong to it
     const after = await settled(simulators, name)
-    const instructions = callgrind ? await windowInstructions(pid, callgrindOut) : undefined
+    const instructions = callgrindOut === undefined ? undefined : await windowInstructions(pid, callgrindOut)
     const end = reading(pid)
     const cpuMs = ((end.cpuTicks - cpuAtWindow) * 1000) / clockTicksPerSecond
     peakRssBytes = Math.max(peakRssBytes, end.rssBytes)
@@ -424,6 +426,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     const payments = after.reduce((sum, count, i) => sum + count - before[i], 0)
     const { stats } = load
     const perPost = name === "null"
+    const counted = Math.max(1, perPost ? stats.accepted : payments)
     const percentile = (p: number) => stats.histogram.getValueAtPercentile(p) / 1000
     return {
       target: name,
@@ -434,12 +437,12 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       non2xx: stats.non2xx,
       errors: stats.errors,
       cpuMs,
-      cpuMsPer: cpuMs / Math.max(1, perPost ? stats.accepted : payments),
+      cpuMsPer: cpuMs / counted,
       cpuPer: perPost ? "POST" : "payment",
       instructions,
       instructionsPer: instructions === undefined ? undefined : {
-        total: instructions.total / Math.max(1, perPost ? stats.accepted : payments),
-        compiling: instructions.compiling / Math.max(1, perPost ? stats.accepted : payments)
+        total: instructions.total / counted,
+        withoutCompiles: (instructions.total - instructions.compiling) / counted
       },
       peakRssMiB: peakRssBytes / 1024 ** 2,
       hwmMiB,
@@ -469,12 +472,7 @@ const table = (results: ReadonlyArray<Result>) => {
         ["instructions/payment (M)", (r: Result) => `${millions(r.instructionsPer?.total)}${per(r)}`] as const,
         [
           "without optimizing compiles (M)",
-          (r: Result) =>
-            `${
-              millions(
-                r.instructionsPer === undefined ? undefined : r.instructionsPer.total - r.instructionsPer.compiling
-              )
-            }${per(r)}`
+          (r: Result) => `${millions(r.instructionsPer?.withoutCompiles)}${per(r)}`
         ] as const,
         ["CPU ms/payment under valgrind", (r: Result) => `${r.cpuMsPer.toFixed(1)}${per(r)}`] as const
       ]
@@ -519,12 +517,10 @@ const main = async () => {
   const service = results.find((r) => r.target === "service")
   const reference = results.find((r) => r.target === "reference")
   if (service !== undefined && reference !== undefined) {
-    const ratio = callgrind && service.instructionsPer !== undefined && reference.instructionsPer !== undefined
-      ? `instructions ratio: ${(service.instructionsPer.total / reference.instructionsPer.total).toFixed(3)}, ` +
-        `${
-          ((service.instructionsPer.total - service.instructionsPer.compiling) /
-            (reference.instructionsPer.total - reference.instructionsPer.compiling)).toFixed(3)
-        } without optimizing compiles`
+    const [servicePer, referencePer] = [service.instructionsPer, reference.instructionsPer]
+    const ratio = servicePer !== undefined && referencePer !== undefined
+      ? `instructions ratio: ${(servicePer.total / referencePer.total).toFixed(3)}, ` +
+        `${(servicePer.withoutCompiles / referencePer.withoutCompiles).toFixed(3)} without optimizing compiles`
       : `CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`
     console.log(`\nservice / reference ${ratio}`)
   }
