@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, ErrorReporter, Layer, Queue, Schedule, Schema, type Tracer } from "effect"
+import { Clock, Context, Effect, ErrorReporter, Exit, Layer, Queue, Schedule, Schema, type Tracer } from "effect"
 import { HttpServerRespondable } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { errorResponse } from "../http/ApiError.ts"
@@ -98,6 +98,7 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         }
         known.add(payment.correlationId)
         countArrival(enqueuedAt)
+        wakeOne()
         metrics.enqueued.inc()
         return succeedAccepted
       }
@@ -121,11 +122,36 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
             span: undefined,
             ...(attempt === undefined ? {} : { attempt })
           })
+          wakeOne()
         })
 
-      const take = Effect.map(Queue.take(queue), (job) => {
-        inFlight++
-        return job
+      // Idle takers wait here, the one that went idle last on top, and each payment wakes the top one: the workers
+      // a steady rate needs stay busy and the rest stay parked. Queue.take wakes the one waiting longest, so every
+      // payment would rotate all of the pool's hundreds of waits, and each wait, living until the whole pool had
+      // turned, would outlive the young generation and be promoted to the old one.
+      const idle: Array<() => void> = []
+      const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
+      let wakesScheduled = 0
+      const wakeAll = () => {
+        for (; wakesScheduled > 0; wakesScheduled--) idle.pop()?.()
+      }
+      // the woken take runs after the current fiber, as Queue's own wake-ups do: not inside the request that offered
+      const wakeOne = () => {
+        if (wakesScheduled++ === 0) dispatcher.scheduleTask(wakeAll, 0)
+      }
+      const awaitOffer = Effect.callback<void>((resume) => {
+        const wake = () => resume(Effect.void)
+        idle.push(wake)
+        return Effect.sync(() => {
+          const at = idle.lastIndexOf(wake)
+          if (at !== -1) idle.splice(at, 1)
+        })
+      })
+      const take: Effect.Effect<QueuedPayment> = Effect.suspend(() => {
+        const taken = Queue.takeUnsafe(queue)
+        if (taken === undefined) return Effect.andThen(awaitOffer, take)
+        if (Exit.isSuccess(taken)) inFlight++
+        return taken
       })
 
       const completeUnsafe = (_job: QueuedPayment) => {

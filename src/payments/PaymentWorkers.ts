@@ -59,7 +59,8 @@ export const PaymentWorkers: Layer.Layer<
       Effect.catchDefect(() => Effect.void)
     )
 
-  const worker = Effect.forever(Effect.flatMap(queue.take, handle))
+  // a take with nothing queued waits anyway: no yield between payments
+  const worker = Effect.forever(Effect.flatMap(queue.take, handle), { disableYield: true })
   for (let i = 0; i < config.workers; i++) {
     yield* Effect.forkScoped(worker)
   }

@@ -75,6 +75,24 @@ describe("PaymentQueue", () => {
       assert.isFalse("attempt" in second)
     }).pipe(Effect.provide(queueOf(10))))
 
+  it.effect("wakes the taker that went idle last, one per payment; an interrupted taker leaves no place behind", () =>
+    Effect.gen(function*() {
+      const queue = yield* PaymentQueue
+      const first = yield* Effect.forkChild(queue.take)
+      const second = yield* Effect.forkChild(queue.take)
+      const third = yield* Effect.forkChild(queue.take)
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(third)
+      yield* queue.offer(payment(1))
+      const taken = yield* Fiber.join(second)
+      assert.deepStrictEqual(taken.payment, payment(1))
+      yield* Effect.yieldNow
+      assert.isUndefined(first.pollUnsafe(), "one payment wakes one taker")
+      yield* queue.offer(payment(2))
+      assert.deepStrictEqual((yield* Fiber.join(first)).payment, payment(2))
+      assert.strictEqual(yield* queue.inFlight, 2)
+    }).pipe(Effect.provide(queueOf(10))))
+
   it.effect("arrival rate: this second so far (counted as at least a quarter second), else the last full second", () =>
     Effect.gen(function*() {
       const queue = yield* PaymentQueue
