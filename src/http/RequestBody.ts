@@ -94,6 +94,17 @@ const OPEN_ARRAY = charCode("[")
 const CLOSE_ARRAY = charCode("]")
 const isNumberStart = (c: number) => c === MINUS || (c >= ZERO && c <= NINE)
 const numberLiteral = /[-+.eE0-9]+/y
+const LOWER_E = charCode("e")
+const UPPER_E = charCode("E")
+// at most 15 characters and no exponent: at most 15 significant digits (a double keeps 15) between 1e-14 and 1e15
+const exactLiteralLength = 15
+const hasExponent = (text: string, start: number, end: number) => {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i)
+    if (c === LOWER_E || c === UPPER_E) return true
+  }
+  return false
+}
 
 /**
  * What `JSON.parse` silently loses in `text`, which must be JSON it accepted: a key given twice in one object
@@ -131,6 +142,7 @@ export const lossyParts = (text: string, root = "body"): ReadonlyArray<FieldErro
       numberLiteral.lastIndex = i
       numberLiteral.test(text)
       i = numberLiteral.lastIndex
+      if (i - start <= exactLiteralLength && !hasExponent(text, start, i)) continue
       const literal = text.slice(start, i)
       const loss = numberLoss(literal)
       if (loss !== undefined) {
@@ -148,6 +160,7 @@ export const lossyParts = (text: string, root = "body"): ReadonlyArray<FieldErro
       i++
     }
   }
+  if (problems.length === 0) return noProblems
   return [...new Map(problems.map((p) => [`${p.field}\n${p.message}`, p])).values()]
 }
 
