@@ -31,6 +31,8 @@ export interface AppSettings {
   readonly port: number
   /** Where /metrics is served instead of the API port, when set. */
   readonly metricsPort: Option.Option<number>
+  /** How often the event loop's delay is sampled for the nodejs_eventloop_lag_* metrics: each sample wakes the loop. */
+  readonly eventLoopSampleInterval: Duration.Duration
   readonly bodyLimit: number
   readonly queueCapacity: number
   readonly workers: number
@@ -130,6 +132,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   port: Config.Port("PORT").pipe(Config.withDefault(9999)),
   metricsPort,
+  eventLoopSampleInterval: duration("EVENT_LOOP_SAMPLE_INTERVAL", "100 millis"),
   bodyLimit: positiveInt("HTTP_BODY_LIMIT", 4096),
   queueCapacity: positiveInt("PAYMENT_QUEUE_CAPACITY", 20_000),
   workers: positiveInt("PAYMENT_WORKERS", 400),

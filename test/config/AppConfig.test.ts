@@ -19,6 +19,9 @@ describe("AppConfig", () => {
       assert.strictEqual(settings.database._tag, "Embedded")
       assert.isTrue(Option.isNone(settings.otlpEndpoint))
       assert.isTrue(Duration.isGreaterThan(settings.shutdownGrace, Duration.zero))
+      assert.strictEqual(Duration.toMillis(settings.eventLoopSampleInterval), 100)
+      const sampled = yield* settingsFrom({ EVENT_LOOP_SAMPLE_INTERVAL: "20 millis" })
+      assert.strictEqual(Duration.toMillis(sampled.eventLoopSampleInterval), 20)
     }))
 
   it.effect("reads the database from DATABASE_URL, keeping it redacted, or from DB_*", () =>
