@@ -83,6 +83,21 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         return current === second + 1 ? thisSecond : 0
       }
 
+      // Idle takers wait here, the one that went idle last on top, and each payment wakes the top one: the workers
+      // a steady rate needs stay busy and the rest stay parked. Queue.take wakes the one waiting longest, so every
+      // payment would rotate all of the pool's hundreds of waits, and each wait, living until the whole pool had
+      // turned, would outlive the young generation and be promoted to the old one.
+      const idle: Array<() => void> = []
+      const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
+      let wakesScheduled = 0
+      const wakeAll = () => {
+        for (; wakesScheduled > 0; wakesScheduled--) idle.pop()?.()
+      }
+      // the woken take runs after the current fiber, as Queue's own wake-ups do: not inside the request that offered
+      const wakeOne = () => {
+        if (wakesScheduled++ === 0) dispatcher.scheduleTask(wakeAll, 0)
+      }
+
       const enqueue = (
         payment: PaymentRequest,
         span: Tracer.AnySpan | undefined
@@ -125,20 +140,6 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
           wakeOne()
         })
 
-      // Idle takers wait here, the one that went idle last on top, and each payment wakes the top one: the workers
-      // a steady rate needs stay busy and the rest stay parked. Queue.take wakes the one waiting longest, so every
-      // payment would rotate all of the pool's hundreds of waits, and each wait, living until the whole pool had
-      // turned, would outlive the young generation and be promoted to the old one.
-      const idle: Array<() => void> = []
-      const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
-      let wakesScheduled = 0
-      const wakeAll = () => {
-        for (; wakesScheduled > 0; wakesScheduled--) idle.pop()?.()
-      }
-      // the woken take runs after the current fiber, as Queue's own wake-ups do: not inside the request that offered
-      const wakeOne = () => {
-        if (wakesScheduled++ === 0) dispatcher.scheduleTask(wakeAll, 0)
-      }
       const awaitOffer = Effect.callback<void>((resume) => {
         const wake = () => resume(Effect.void)
         idle.push(wake)
