@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { basename, join, posix } from "node:path"
 import { envInstruction } from "../../tools/arena/Image.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
-import { freePort, type Running, waitReady } from "../support/process.ts"
+import { collectOutput, freePort, waitReady } from "../support/process.ts"
 import { appServicesOf, environmentOf, isPinned, loadCompose, readRepoFile, root, run, tagOf } from "./support.ts"
 
 // == parsing
@@ -328,17 +328,7 @@ describe("Dockerfile", () => {
 
 /** Runs the image's CMD (node with its flags) in `cwd`; killed when the scope closes. */
 const startCmd = (command: ReadonlyArray<string>, cwd: string, env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const child = spawn(process.execPath, command.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-      let output = ""
-      child.stdout.on("data", (chunk) => output += String(chunk))
-      child.stderr.on("data", (chunk) => output += String(chunk))
-      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      return { child, output: () => output, exited: Effect.promise(() => exit) }
-    }),
-    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
-  )
+  collectOutput(() => spawn(process.execPath, command.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] }))
 
 /** An HTTP server answering 503 to everything: up, but not ready. */
 const notReadyServer = Effect.acquireRelease(

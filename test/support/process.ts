@@ -7,23 +7,32 @@ export interface Running {
   readonly child: ChildProcess
   readonly output: () => string
   readonly exited: Effect.Effect<number | null>
+  /** Resolves once the process exited and its output was all read. */
+  readonly closed: Effect.Effect<void>
 }
+
+/** A spawned process whose output is collected; it is killed when the scope closes. */
+export const collectOutput = (spawnChild: () => ChildProcess) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawnChild()
+      let output = ""
+      child.stdout?.on("data", (chunk) => output += String(chunk))
+      child.stderr?.on("data", (chunk) => output += String(chunk))
+      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      const close = new Promise<void>((resolve) => child.on("close", () => resolve()))
+      return { child, output: () => output, exited: Effect.promise(() => exit), closed: Effect.promise(() => close) }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
 
 /** Runs `node <script>` with the given environment; the process is killed when the scope closes. */
 export const startNode = (script: string, env: Record<string, string>, args: ReadonlyArray<string> = []) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const child = spawn(process.execPath, [script, ...args], {
-        env: { PATH: process.env.PATH ?? "", ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      child.stdout.on("data", (chunk) => output += String(chunk))
-      child.stderr.on("data", (chunk) => output += String(chunk))
-      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      return { child, output: () => output, exited: Effect.promise(() => exit) }
-    }),
-    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  collectOutput(() =>
+    spawn(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
   )
 
 /** POST /payments of 20.05 to a service process on `port`; the HTTP status. */
@@ -36,12 +45,21 @@ export const postPayment = (port: number, correlationId: string) =>
     }).then((response) => response.status)
   )
 
-/** Waits until the service process on `port` answers GET /ready with 2xx; dies with its output if it never does. */
+/**
+ * Waits until the service process on `port` answers GET /ready with 2xx; dies with its output if it never does,
+ * all of it when the process exited (its last words on stderr can arrive after the exit).
+ */
 export const waitReady = (port: number, service: Running) =>
   Effect.tryPromise(() =>
     fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok ? r.status : Promise.reject(r.status))
   ).pipe(
     Effect.retry({ schedule: Schedule.spaced("200 millis"), while: () => service.child.exitCode === null }),
     Effect.timeout("60 seconds"),
-    Effect.catch(() => Effect.die(new Error(`not ready: ${service.output()}`)))
+    Effect.catch(() =>
+      service.closed.pipe(
+        Effect.timeout("5 seconds"),
+        Effect.ignore,
+        Effect.andThen(Effect.die(new Error(`not ready (exit code ${service.child.exitCode}): ${service.output()}`)))
+      )
+    )
   )

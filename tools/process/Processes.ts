@@ -1,4 +1,4 @@
-import { type Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Config, type Duration, Effect, Option, Schedule, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomInt } from "node:crypto"
 import { createWriteStream, existsSync, readFileSync } from "node:fs"
@@ -26,21 +26,44 @@ const bindable = (port: number) =>
 
 // the kernel hands out ephemeral ports (32768-60999 by default) to outgoing connections and to listen(0): a port
 // taken from that range can be another socket's by the time a child binds it, so ports are drawn below it
-const drawnPorts = () => {
+/** The ports this process draws from, or undefined where the kernel's ephemeral range is unknown. */
+export const drawnPorts = (poolId: Option.Option<number>) => {
   const file = "/proc/sys/net/ipv4/ip_local_port_range"
   const [low] = existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).map(Number) : []
-  return low !== undefined && Number.isFinite(low) && low > 12_000 ? { from: 10_000, to: low - 1 } : undefined
+  const range = { from: 10_000, to: (low ?? 0) - 1 }
+  return low !== undefined && Number.isFinite(low) && low > 12_000
+    ? Option.match(poolId, { onNone: () => range, onSome: (id) => portSlice(range, id) })
+    : undefined
 }
 
+// test files run in parallel worker processes, and a port one of them drew is free until its child binds it, after
+// a second or more of startup: another worker could draw it meanwhile. Each worker draws from a slice of its own,
+// by Vitest's pool id (unique among the workers running at once), and never hands out the same port twice itself.
+const poolSlices = 16
+/** The ports the Vitest worker with `poolId` (1, 2, ...) draws from. */
+export const portSlice = (range: { readonly from: number; readonly to: number }, poolId: number) => {
+  const size = Math.floor((range.to - range.from + 1) / poolSlices)
+  const from = range.from + ((poolId - 1) % poolSlices) * size
+  return { from, to: from + size - 1 }
+}
+const handedOut = new Set<number>()
+
 /** A TCP port nothing listens on right now, outside the range the kernel gives outgoing connections. */
-export const freePort: Effect.Effect<number> = Effect.suspend(() => {
-  const range = drawnPorts()
-  if (range === undefined) return kernelPort
+export const freePort: Effect.Effect<number> = Effect.gen(function*() {
+  const poolId = yield* Config.option(Config.Int("VITEST_POOL_ID")).pipe(Effect.orElseSucceed(Option.none<number>))
+  const range = drawnPorts(poolId)
+  if (range === undefined) return yield* kernelPort
+  if (handedOut.size > (range.to - range.from) / 2) handedOut.clear()
   // not Effect's Random: a test's is seeded, and parallel test files would draw the same ports
-  return Effect.sync(() => randomInt(range.from, range.to + 1)).pipe(
-    Effect.flatMap((port) => Effect.map(bindable(port), (free) => free ? Option.some(port) : Option.none())),
+  return yield* Effect.sync(() => randomInt(range.from, range.to + 1)).pipe(
+    Effect.flatMap((port) =>
+      handedOut.has(port)
+        ? Effect.succeedNone
+        : Effect.map(bindable(port), (free) => free ? Option.some(port) : Option.none())
+    ),
     Effect.repeat({ until: Option.isSome }),
-    Effect.map((port) => Option.getOrThrow(port))
+    Effect.map((port) => Option.getOrThrow(port)),
+    Effect.tap((port) => Effect.sync(() => handedOut.add(port)))
   )
 })
 
