@@ -198,43 +198,6 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const leaseMillis = Duration.toMillis(config.health.lease)
       const pollMillis = Duration.toMillis(config.health.pollInterval)
 
-      const refresh = Effect.gen(function*() {
-        const rows = yield* sql<{
-          readonly processor: Processor
-          readonly failing: boolean
-          readonly min_response_time: number
-          readonly checked_ms: number | null
-        }>`
-          SELECT processor, failing, min_response_time,
-                 (extract(epoch from checked_at) * 1000)::float8 AS checked_ms
-          FROM processor_health`
-        for (const row of rows) {
-          if (row.checked_ms === null) continue
-          yield* setPolled(row.processor, {
-            failing: row.failing,
-            minResponseTime: row.min_response_time,
-            checkedAt: Number(row.checked_ms)
-          })
-        }
-        yield* publish
-      })
-
-      // the claim is the budget: only one claim per interval succeeds, whoever holds the lease; renewing the lease
-      // and claiming the processors that are due take one statement
-      const holdLeaseAndClaim = sql<{ readonly kind: "lease" | "claim"; readonly value: string }>`
-        WITH lease AS (
-          UPDATE health_poller_lease
-          SET holder = ${holder}, expires_at = now() + ${leaseMillis} * interval '1 millisecond'
-          WHERE id = 1 AND (holder = ${holder} OR expires_at < now())
-          RETURNING holder
-        ), claimed AS (
-          UPDATE processor_health SET polled_at = now()
-          WHERE EXISTS (SELECT 1 FROM lease) AND polled_at <= now() - ${pollMillis} * interval '1 millisecond'
-          RETURNING processor
-        )
-        SELECT 'lease' AS kind, holder AS value FROM lease
-        UNION ALL SELECT 'claim' AS kind, processor AS value FROM claimed`
-
       const poll = (processor: Processor) =>
         Effect.gen(function*() {
           const report = yield* Effect.result(gateway.health(processor))
@@ -245,26 +208,62 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
             SET failing = ${report.success.failing}, min_response_time = ${Math.round(report.success.minResponseTime)},
                 checked_at = now()
             WHERE processor = ${processor}`
-        })
+        }).pipe(Effect.catchCause((cause) => Effect.logDebug("health poll failed", cause)))
 
-      const poller = Effect.gen(function*() {
-        const rows = yield* holdLeaseAndClaim
-        metrics.healthPoller.set(rows.some((row) => row.kind === "lease") ? 1 : 0)
-        const due = processors.filter((processor) =>
-          rows.some((row) => row.kind === "claim" && row.value === processor)
+      // one statement an interval: renew the poller's lease (or take it over when it expired), claim the processors
+      // that are due, and read the readings every instance shares. The claim is the budget: only one claim per poll
+      // interval succeeds, whoever holds the lease. The readings are the statement's snapshot, taken before any of
+      // its updates, which touch only the lease and polled_at.
+      const exchange = sql<{
+        readonly processor: Processor
+        readonly failing: boolean
+        readonly min_response_time: number
+        readonly checked_ms: number | null
+        readonly leased: boolean
+        readonly claimed: boolean
+      }>`
+        WITH lease AS (
+          UPDATE health_poller_lease
+          SET holder = ${holder}, expires_at = now() + ${leaseMillis} * interval '1 millisecond'
+          WHERE id = 1 AND (holder = ${holder} OR expires_at < now())
+          RETURNING holder
+        ), claimed AS (
+          UPDATE processor_health SET polled_at = now()
+          WHERE EXISTS (SELECT 1 FROM lease) AND polled_at <= now() - ${pollMillis} * interval '1 millisecond'
+          RETURNING processor
         )
-        yield* Effect.forEach(due, poll, { concurrency: "unbounded", discard: true })
+        SELECT h.processor, h.failing, h.min_response_time,
+               (extract(epoch from h.checked_at) * 1000)::float8 AS checked_ms,
+               EXISTS (SELECT 1 FROM lease) AS leased,
+               h.processor IN (SELECT processor FROM claimed) AS claimed
+        FROM processor_health h`
+
+      const scope = yield* Effect.scope
+      // the polls run beside the loop: a slow health endpoint does not hold up the readings
+      const tick = Effect.gen(function*() {
+        const rows = yield* exchange
+        for (const row of rows) {
+          if (row.checked_ms === null) continue
+          yield* setPolled(row.processor, {
+            failing: row.failing,
+            minResponseTime: row.min_response_time,
+            checkedAt: Number(row.checked_ms)
+          })
+        }
+        yield* publish
+        metrics.healthPoller.set(rows.some((row) => row.leased) ? 1 : 0)
+        const due = rows.filter((row) => row.claimed).map((row) => row.processor)
+        if (due.length > 0) {
+          yield* Effect.forkIn(Effect.forEach(due, poll, { concurrency: "unbounded", discard: true }), scope)
+        }
       })
 
-      const quietly = <E>(name: string) => (effect: Effect.Effect<void, E>) =>
-        effect.pipe(
-          Effect.catchCause((cause) => Effect.logDebug(`${name} failed, retrying`, cause)),
-          Effect.repeat(Schedule.spaced(config.health.refreshInterval)),
-          Effect.forkScoped
-        )
-      yield* refresh.pipe(Effect.ignore)
-      yield* quietly("health refresh")(refresh)
-      yield* quietly("health poller")(poller)
+      yield* tick.pipe(Effect.ignore)
+      yield* tick.pipe(
+        Effect.catchCause((cause) => Effect.logDebug("health refresh failed, retrying", cause)),
+        Effect.repeat(Schedule.spaced(config.health.refreshInterval)),
+        Effect.forkScoped
+      )
       yield* Effect.addFinalizer(() =>
         sql`UPDATE health_poller_lease SET expires_at = 'epoch' WHERE id = 1 AND holder = ${holder}`.pipe(Effect.ignore)
       )
