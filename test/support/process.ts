@@ -49,17 +49,26 @@ export const postPayment = (port: number, correlationId: string) =>
  * Waits until the service process on `port` answers GET /ready with 2xx; dies with its output if it never does,
  * all of it when the process exited (its last words on stderr can arrive after the exit).
  */
-export const waitReady = (port: number, service: Running) =>
-  Effect.tryPromise(() =>
+export const waitReady = (port: number, service: Running) => {
+  const alive = () => service.child.exitCode === null && service.child.signalCode === null
+  return Effect.tryPromise(() =>
     fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok ? r.status : Promise.reject(r.status))
   ).pipe(
-    Effect.retry({ schedule: Schedule.spaced("200 millis"), while: () => service.child.exitCode === null }),
+    Effect.retry({ schedule: Schedule.spaced("200 millis"), while: alive }),
     Effect.timeout("60 seconds"),
     Effect.catch(() =>
-      service.closed.pipe(
-        Effect.timeout("5 seconds"),
-        Effect.ignore,
-        Effect.andThen(Effect.die(new Error(`not ready (exit code ${service.child.exitCode}): ${service.output()}`)))
-      )
+      // a process still running has nothing more to say: only an exited one's output is waited for
+      (alive()
+        ? Effect.void
+        : Effect.ignore(Effect.timeout(service.closed, "5 seconds"))).pipe(
+          Effect.andThen(() =>
+            Effect.die(
+              new Error(
+                `not ready (exit code ${service.child.exitCode}, signal ${service.child.signalCode}): ${service.output()}`
+              )
+            )
+          )
+        )
     )
   )
+}

@@ -30,10 +30,9 @@ const bindable = (port: number) =>
 export const drawnPorts = (poolId: Option.Option<number>) => {
   const file = "/proc/sys/net/ipv4/ip_local_port_range"
   const [low] = existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).map(Number) : []
-  const range = { from: 10_000, to: (low ?? 0) - 1 }
-  return low !== undefined && Number.isFinite(low) && low > 12_000
-    ? Option.match(poolId, { onNone: () => range, onSome: (id) => portSlice(range, id) })
-    : undefined
+  if (low === undefined || !Number.isFinite(low) || low <= 12_000) return undefined
+  const range = { from: 10_000, to: low - 1 }
+  return Option.match(poolId, { onNone: () => range, onSome: (id) => portSlice(range, id) })
 }
 
 // test files run in parallel worker processes, and a port one of them drew is free until its child binds it, after
