@@ -88,14 +88,15 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
       // payment would rotate all of the pool's hundreds of waits, and each wait, living until the whole pool had
       // turned, would outlive the young generation and be promoted to the old one.
       const idle: Array<() => void> = []
-      const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
       let wakesScheduled = 0
       const wakeAll = () => {
         for (; wakesScheduled > 0; wakesScheduled--) idle.pop()?.()
       }
-      // the woken take runs after the current fiber, as Queue's own wake-ups do: not inside the request that offered
+      // The woken take runs once the code that offered has run to its end (the request's fiber goes on to write its
+      // 202 first), not inside it. A microtask, not the fiber dispatcher's task as Queue's own wake-ups: that is a
+      // setImmediate, and cost one more pass of the event loop per payment (epoll_pwait 3.8 → 3.1 per payment).
       const wakeOne = () => {
-        if (wakesScheduled++ === 0) dispatcher.scheduleTask(wakeAll, 0)
+        if (wakesScheduled++ === 0) queueMicrotask(wakeAll)
       }
 
       const enqueue = (

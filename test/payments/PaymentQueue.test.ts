@@ -93,6 +93,22 @@ describe("PaymentQueue", () => {
       assert.strictEqual(yield* queue.inFlight, 2)
     }).pipe(Effect.provide(queueOf(10))))
 
+  it.effect("wakes the taker once the code that offered is done, in the same turn of the event loop", () =>
+    Effect.gen(function*() {
+      const queue = yield* PaymentQueue
+      const taker = yield* Effect.forkChild(queue.take)
+      yield* Effect.yieldNow
+      const waitingAfterOffer = yield* Effect.andThen(
+        queue.offer(payment(1)),
+        Effect.sync(() => taker.pollUnsafe() === undefined)
+      )
+      assert.isTrue(waitingAfterOffer, "the offer does not run the taker inside it")
+      // one microtask later: before any timer or setImmediate could have run
+      yield* Effect.promise(() => Promise.resolve())
+      assert.isDefined(taker.pollUnsafe(), "the taker has taken the payment")
+      assert.deepStrictEqual((yield* Fiber.join(taker)).payment, payment(1))
+    }).pipe(Effect.provide(queueOf(10))))
+
   it.effect("arrival rate: this second so far (counted as at least a quarter second), else the last full second", () =>
     Effect.gen(function*() {
       const queue = yield* PaymentQueue
