@@ -258,10 +258,12 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
         }
       })
 
+      // the first tick before the layer is built, so the view starts from the shared readings; the loop one interval on
       yield* tick.pipe(Effect.ignore)
       yield* tick.pipe(
         Effect.catchCause((cause) => Effect.logDebug("health refresh failed, retrying", cause)),
         Effect.repeat(Schedule.spaced(config.health.refreshInterval)),
+        Effect.delay(config.health.refreshInterval),
         Effect.forkScoped
       )
       yield* Effect.addFinalizer(() =>
