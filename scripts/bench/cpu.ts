@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
 import { readImage } from "../../tools/arena/Image.ts"
-import { clockTicksPerSecond, readProcess } from "../../tools/arena/ProcessSampler.ts"
+import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
 import { freePort } from "../../tools/process/Processes.ts"
 
 const { values } = parseArgs({
@@ -317,6 +317,8 @@ interface Result {
   readonly cpuMs: number
   /** CPU ms per payment, or per accepted POST for the null backend. */
   readonly cpuMsPer: number
+  /** The kernel's part of `cpuMsPer` (stime): system calls and the sockets' TCP work, the same for any code. */
+  readonly systemMsPer: number
   readonly cpuPer: "payment" | "POST"
   /**
    * With --callgrind: instructions the target executed in the window, and those of V8's optimizing compilers among
@@ -395,7 +397,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     sampler = setInterval(sampleRss, 100)
     sampleRss()
 
-    let cpuAtWindow = 0
+    let atWindow: ProcessReading = reading(pid)
     let before: Array<number>
     let load: Awaited<ReturnType<typeof runLoad>>
     if (callgrind) {
@@ -404,12 +406,12 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       before = await settled(simulators, name)
       await callgrindControl(["--instr=on", String(pid)])
       await callgrindControl(["--zero", String(pid)])
-      cpuAtWindow = reading(pid).cpuTicks
+      atWindow = reading(pid)
       load = await runLoad(url, duration, 0, () => {}, rate)
     } else {
       let totalsAtWindow: Promise<Array<number>> = Promise.resolve([0, 0])
       load = await runLoad(url, warmup + duration, warmup, () => {
-        cpuAtWindow = reading(pid).cpuTicks
+        atWindow = reading(pid)
         totalsAtWindow = Promise.all(simulators.map(simulatorTotal))
       }, rate)
       before = await totalsAtWindow
@@ -418,7 +420,8 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     const after = await settled(simulators, name)
     const instructions = callgrindOut === undefined ? undefined : await windowInstructions(pid, callgrindOut)
     const end = reading(pid)
-    const cpuMs = ((end.cpuTicks - cpuAtWindow) * 1000) / clockTicksPerSecond
+    const cpuMs = ((end.cpuTicks - atWindow.cpuTicks) * 1000) / clockTicksPerSecond
+    const systemMs = ((end.systemTicks - atWindow.systemTicks) * 1000) / clockTicksPerSecond
     peakRssBytes = Math.max(peakRssBytes, end.rssBytes)
     const hwmMiB = end.peakRssBytes / 1024 ** 2
     if (started.child.exitCode !== null) throw new Error(started.describeExit())
@@ -438,6 +441,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
       errors: stats.errors,
       cpuMs,
       cpuMsPer: cpuMs / counted,
+      systemMsPer: systemMs / counted,
       cpuPer: perPost ? "POST" : "payment",
       instructions,
       instructionsPer: instructions === undefined ? undefined : {
@@ -478,6 +482,7 @@ const table = (results: ReadonlyArray<Result>) => {
       ]
       : [
         ["CPU ms/payment", (r: Result) => `${r.cpuMsPer.toFixed(3)}${per(r)}`] as const,
+        ["of which kernel", (r: Result) => r.systemMsPer.toFixed(3)] as const,
         ["peak RSS MiB (HWM)", (r: Result) => `${r.peakRssMiB.toFixed(1)} (${r.hwmMiB.toFixed(1)})`] as const,
         ["POST p50 ms", (r: Result) => r.p50Ms.toFixed(2)] as const,
         ["POST p99 ms", (r: Result) => r.p99Ms.toFixed(2)] as const

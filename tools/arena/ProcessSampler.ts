@@ -21,12 +21,15 @@ export interface ProcessReading {
   readonly peakRssBytes: number
   /** utime + stime, clock ticks. */
   readonly cpuTicks: number
+  /** stime alone: the part of `cpuTicks` spent in the kernel on the process's behalf (system calls, its sockets). */
+  readonly systemTicks: number
 }
 
 interface Stat {
   readonly state: string
   readonly ppid: number
   readonly cpuTicks: number
+  readonly systemTicks: number
 }
 
 // procfs is read synchronously: it never waits on a disk, and a scan of every process takes about 1 ms this way
@@ -41,9 +44,10 @@ const listDirectory = (path: string): Effect.Effect<ReadonlyArray<string>> =>
 const parseStat = (text: string): Stat | undefined => {
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
   const ppid = Number(fields[1])
-  const cpuTicks = Number(fields[11]) + Number(fields[12])
+  const systemTicks = Number(fields[12])
+  const cpuTicks = Number(fields[11]) + systemTicks
   return fields.length > 12 && Number.isFinite(ppid) && Number.isFinite(cpuTicks)
-    ? { state: fields[0], ppid, cpuTicks }
+    ? { state: fields[0], ppid, cpuTicks, systemTicks }
     : undefined
 }
 
@@ -63,7 +67,8 @@ export const readProcess = (pid: number): Effect.Effect<Option.Option<ProcessRea
       rssBytes: kB("VmRSS"),
       anonBytes: kB("RssAnon"),
       peakRssBytes: kB("VmHWM"),
-      cpuTicks: stat.cpuTicks
+      cpuTicks: stat.cpuTicks,
+      systemTicks: stat.systemTicks
     })
   })
 

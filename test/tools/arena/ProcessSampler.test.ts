@@ -43,6 +43,30 @@ describe("ProcessSampler", () => {
       assert.isTrue(Option.isNone(yield* readProcess(2 ** 22 + 1)), "beyond pid_max")
     }))
 
+  it.live("tells the kernel's part of the CPU time: most of it for a process reading /dev/zero, little in a loop", () =>
+    Effect.gen(function*() {
+      const reading = yield* start("nice", [
+        ...urgent,
+        execPath,
+        "-e",
+        "const fs = require('fs'), b = Buffer.alloc(1 << 20), fd = fs.openSync('/dev/zero'); for (;;) fs.readSync(fd, b)"
+      ])
+      const looping = yield* start("nice", [...urgent, execPath, "-e", "for(;;){}"])
+      yield* Effect.sleep("1500 millis")
+      const ticks = (pid: number) =>
+        Effect.map(readProcess(pid), (reading) => Option.getOrThrowWith(reading, () => new Error(`${pid} is gone`)))
+      const [kernelBound, userBound] = [yield* ticks(reading), yield* ticks(looping)]
+      for (const ticks of [kernelBound, userBound]) {
+        assert.isAtLeast(ticks.systemTicks, 0, JSON.stringify(ticks))
+        assert.isAtMost(ticks.systemTicks, ticks.cpuTicks, JSON.stringify(ticks))
+      }
+      // each ran for most of the 1.5 s (150 ticks a core) after starting up
+      assert.isAbove(kernelBound.cpuTicks, 30, JSON.stringify(kernelBound))
+      assert.isAbove(kernelBound.systemTicks, kernelBound.cpuTicks / 2, JSON.stringify(kernelBound))
+      assert.isAbove(userBound.cpuTicks, 30, JSON.stringify(userBound))
+      assert.isBelow(userBound.systemTicks, userBound.cpuTicks / 4, JSON.stringify(userBound))
+    }))
+
   it.live("a busy process shows most of a core, an idle one next to nothing; an exited one is skipped", () =>
     Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
