@@ -21,6 +21,25 @@ export const PaymentRequest = Schema.Struct({
 })
 export type PaymentRequest = typeof PaymentRequest.Type
 
+// what Schema.isUUID() matches: versions 1-8 with the RFC 9562 variant, the nil UUID and the max UUID
+const uuidPattern =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|0{8}-0{4}-0{4}-0{4}-0{12}|f{8}-f{4}-f{4}-f{4}-f{12})$/i
+
+/**
+ * The payment in `input` (what `JSON.parse` gave back) when `PaymentRequest` accepts it, else undefined, without
+ * running the Schema's parser: what every well-formed request takes, where the parser cost 2-3 % of a payment's CPU.
+ * A test holds it to the Schema's answer; the Schema still decodes what this refuses, to say why.
+ */
+export const wellFormedPayment = (input: unknown): PaymentRequest | undefined => {
+  if (typeof input !== "object" || input === null) return undefined
+  const { amount, correlationId } = input as { readonly amount?: unknown; readonly correlationId?: unknown }
+  return typeof correlationId === "string" && uuidPattern.test(correlationId) &&
+      typeof amount === "number" && amount > 0 && amount <= MAX_AMOUNT &&
+      hasAtMostTwoDecimals(amount)
+    ? { correlationId, amount }
+    : undefined
+}
+
 /** Where a payment was last sent, and with which requestedAt. */
 export interface Attempt {
   readonly processor: Processor

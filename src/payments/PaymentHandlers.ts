@@ -3,10 +3,14 @@ import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { invalid } from "../http/ApiError.ts"
 import { decodeOrInvalid, readJson } from "../http/RequestBody.ts"
-import { PaymentRequest } from "./Payment.ts"
+import { PaymentRequest, wellFormedPayment } from "./Payment.ts"
 import { Payments } from "./Payments.ts"
 
-const decodePayment = decodeOrInvalid(PaymentRequest)
+const decodeOrExplain = decodeOrInvalid(PaymentRequest)
+const decodePayment = (input: unknown) => {
+  const payment = wellFormedPayment(input)
+  return payment === undefined ? decodeOrExplain(input) : Effect.succeed(payment)
+}
 
 // a declared empty body: no chunked framing to write
 const accepted = HttpServerResponse.empty({ status: 202, headers: { "content-length": "0" } })
