@@ -2,6 +2,7 @@
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
+ *                  [--rounds 1]
  *                  [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first) with the Dockerfile's Node flags (unless --node-flags replaces
  * them) and the ENV of its runtime stage; with DATABASE_URL set it uses that PostgreSQL, else PGlite.
@@ -10,6 +11,9 @@
  * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
  * a process about 5 times slower, instrumented some 30 to 50 times, so the warm-up runs at --warmup-rate (100/s) and
  * the window at 20/s by default, 180 s and 30 s.
+ * With --rounds N the targets run N times, in the listed order and then reversed, alternately: the machine's drift
+ * over minutes moves one target's figure against another's, and a ratio per round, then their median, cancels most
+ * of it.
  */
 // The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
@@ -36,7 +40,8 @@ const { values } = parseArgs({
     only: { type: "string", default: "service,null,reference" },
     "node-flags": { type: "string" },
     callgrind: { type: "boolean", default: false },
-    "warmup-rate": { type: "string", default: "100" }
+    "warmup-rate": { type: "string", default: "100" },
+    rounds: { type: "string", default: "1" }
   }
 })
 const callgrind = values.callgrind
@@ -44,14 +49,15 @@ const rate = Number(values.rate ?? (callgrind ? 20 : 300))
 const duration = Number(values.duration ?? 30)
 const warmup = Number(values.warmup ?? (callgrind ? 180 : 5))
 const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
+const rounds = Number(values.rounds)
 const targetNames = ["service", "null", "reference"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
 for (const name of only) {
   if (!targetNames.some((known) => known === name)) throw new Error(`unknown target ${name} in --only`)
 }
-if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0)) {
-  throw new Error("--rate, --warmup-rate and --duration must be > 0, --warmup >= 0")
+if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0 && Number.isInteger(rounds) && rounds >= 1)) {
+  throw new Error("--rate, --warmup-rate and --duration must be > 0, --warmup >= 0, --rounds a whole number >= 1")
 }
 
 const image = await Effect.runPromise(readImage("Dockerfile"))
@@ -307,6 +313,7 @@ const runLoad = async (url: string, seconds: number, windowAt: number, onWindow:
 
 interface Result {
   readonly target: TargetName
+  readonly round: number
   readonly pid: number
   /** Payments the simulators recorded from the window's start until they stopped growing; null forwards none. */
   readonly payments: number
@@ -359,7 +366,7 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
   }
 }
 
-const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>): Promise<Result> => {
+const runTarget = async (name: TargetName, round: number, simulators: ReadonlyArray<Simulator>): Promise<Result> => {
   for (const simulator of simulators) {
     await call("POST", `${simulator.url}/admin/purge-payments`, { "x-rinha-token": token })
   }
@@ -433,6 +440,7 @@ const runTarget = async (name: TargetName, simulators: ReadonlyArray<Simulator>)
     const percentile = (p: number) => stats.histogram.getValueAtPercentile(p) / 1000
     return {
       target: name,
+      round,
       pid,
       payments,
       posts: stats.sent,
@@ -469,7 +477,7 @@ const millions = (count: number | undefined) => count === undefined ? "-" : (cou
 const table = (results: ReadonlyArray<Result>) => {
   const per = (r: Result) => r.cpuPer === "POST" ? " per POST" : ""
   const columns: ReadonlyArray<readonly [string, (r: Result) => string]> = [
-    ["target", (r) => r.target],
+    ["target", (r) => rounds > 1 ? `${r.target} #${r.round}` : r.target],
     ["payments", (r) => r.cpuPer === "POST" ? `none (${r.accepted} POSTs)` : String(r.payments)],
     ...(callgrind
       ? [
@@ -506,28 +514,49 @@ const main = async () => {
   )
   const simulators = [await startSimulator(0.05), await startSimulator(0.15)]
   const results: Array<Result> = []
-  for (const name of targetNames.filter((name) => only.includes(name))) {
-    results.push(await runTarget(name, simulators))
-    const r = results[results.length - 1]
-    if (r.achievedRate < rate * 0.98 || r.maxLagMs > 50) {
-      console.log(
-        `  load generator lagged: ${r.achievedRate.toFixed(1)}/s achieved, up to ${r.maxLagMs.toFixed(0)} ms late`
-      )
+  const targets = targetNames.filter((name) => only.includes(name))
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of round % 2 === 1 ? targets : [...targets].reverse()) {
+      const r = await runTarget(name, round, simulators)
+      results.push(r)
+      if (r.achievedRate < rate * 0.98 || r.maxLagMs > 50) {
+        console.log(
+          `  load generator lagged: ${r.achievedRate.toFixed(1)}/s achieved, up to ${r.maxLagMs.toFixed(0)} ms late`
+        )
+      }
     }
   }
   await stopAll()
 
   console.log("")
   console.log(table(results))
-  const service = results.find((r) => r.target === "service")
-  const reference = results.find((r) => r.target === "reference")
-  if (service !== undefined && reference !== undefined) {
+  const ratios: Array<number> = []
+  for (let round = 1; round <= rounds; round++) {
+    const service = results.find((r) => r.target === "service" && r.round === round)
+    const reference = results.find((r) => r.target === "reference" && r.round === round)
+    if (service === undefined || reference === undefined) continue
     const [servicePer, referencePer] = [service.instructionsPer, reference.instructionsPer]
     const ratio = servicePer !== undefined && referencePer !== undefined
       ? `instructions ratio: ${(servicePer.total / referencePer.total).toFixed(3)}, ` +
         `${(servicePer.withoutCompiles / referencePer.withoutCompiles).toFixed(3)} without optimizing compiles`
       : `CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`
-    console.log(`\nservice / reference ${ratio}`)
+    ratios.push(
+      servicePer !== undefined && referencePer !== undefined
+        ? servicePer.withoutCompiles / referencePer.withoutCompiles
+        : service.cpuMsPer / reference.cpuMsPer
+    )
+    console.log(`${round === 1 ? "\n" : ""}service / reference ${ratio}${rounds > 1 ? ` (round ${round})` : ""}`)
+  }
+  const sorted = [...ratios].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  const medianRatio = sorted.length === 0
+    ? undefined
+    : sorted.length % 2 === 1
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2
+  if (rounds > 1 && medianRatio !== undefined) {
+    const what = callgrind ? "instructions ratio without optimizing compiles" : "CPU ratio"
+    console.log(`service / reference ${what}, median of ${ratios.length} rounds: ${medianRatio.toFixed(3)}`)
   }
 
   mkdirSync("bench-out", { recursive: true })
@@ -538,11 +567,15 @@ const main = async () => {
     duration,
     warmup,
     warmupRate,
+    rounds,
     nodeFlags: nodeFlags.join(" "),
     imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
-  writeFileSync(file, JSON.stringify({ node: process.version, loadAtStart: load, config, results }, null, 2) + "\n")
+  writeFileSync(
+    file,
+    JSON.stringify({ node: process.version, loadAtStart: load, config, results, medianRatio }, null, 2) + "\n"
+  )
   console.log(`results: ${file}`)
 }
 
