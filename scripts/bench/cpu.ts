@@ -536,16 +536,18 @@ const main = async () => {
     const reference = results.find((r) => r.target === "reference" && r.round === round)
     if (service === undefined || reference === undefined) continue
     const [servicePer, referencePer] = [service.instructionsPer, reference.instructionsPer]
-    const ratio = servicePer !== undefined && referencePer !== undefined
-      ? `instructions ratio: ${(servicePer.total / referencePer.total).toFixed(3)}, ` +
-        `${(servicePer.withoutCompiles / referencePer.withoutCompiles).toFixed(3)} without optimizing compiles`
-      : `CPU ratio: ${(service.cpuMsPer / reference.cpuMsPer).toFixed(2)}`
-    ratios.push(
-      servicePer !== undefined && referencePer !== undefined
-        ? servicePer.withoutCompiles / referencePer.withoutCompiles
-        : service.cpuMsPer / reference.cpuMsPer
-    )
-    console.log(`${round === 1 ? "\n" : ""}service / reference ${ratio}${rounds > 1 ? ` (round ${round})` : ""}`)
+    let shown: string
+    if (servicePer !== undefined && referencePer !== undefined) {
+      const withoutCompiles = servicePer.withoutCompiles / referencePer.withoutCompiles
+      ratios.push(withoutCompiles)
+      shown = `instructions ratio: ${(servicePer.total / referencePer.total).toFixed(3)}, ` +
+        `${withoutCompiles.toFixed(3)} without optimizing compiles`
+    } else {
+      const cpu = service.cpuMsPer / reference.cpuMsPer
+      ratios.push(cpu)
+      shown = `CPU ratio: ${cpu.toFixed(2)}`
+    }
+    console.log(`${round === 1 ? "\n" : ""}service / reference ${shown}${rounds > 1 ? ` (round ${round})` : ""}`)
   }
   const sorted = [...ratios].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
