@@ -7,6 +7,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
 import { Processor, processors } from "./Processor.ts"
+import { SendDeadlines } from "./SendDeadlines.ts"
 
 export interface ProcessorPayment {
   readonly correlationId: string
@@ -61,7 +62,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         const clock = yield* Clock.Clock
         const traced = yield* TracesExported
         const limit = config.processorConnections
-        const sendTimeout = Duration.toMillis(config.processorTimeout)
+        const deadlines = new SendDeadlines<Exchange>(Duration.toMillis(config.processorTimeout), timedOut)
         const slots = { default: makeSlots(limit), fallback: makeSlots(limit) }
         const pools = {
           default: yield* processorPool(config.processorUrls.default, config),
@@ -94,11 +95,11 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         const withConnection = <A, E>(processor: Processor, effect: Effect.Effect<A, E>) =>
           Effect.acquireUseRelease(acquire(processor), () => effect, () => Effect.sync(() => slots[processor].give()))
 
-        // settles a POST once: its timer cleared, its permit given back, its latency observed, its fiber resumed
+        // settles a POST once: its deadline withdrawn, its permit given back, its latency observed, its fiber resumed
         const settle: Settle = (exchange, outcome, result) => {
           if (exchange.settled) return false
           exchange.settled = true
-          clearTimeout(exchange.timer)
+          deadlines.remove(exchange.ticket)
           slots[exchange.processor].give()
           inFlight[exchange.processor]--
           metrics.processorLatency.observe(
@@ -109,10 +110,11 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           return true
         }
 
-        // one POST on the processor's pool: one timer for the whole exchange, the body drained, no per-call client
+        // one POST on the processor's pool: one deadline for the whole exchange, the body drained, no per-call client
         const post = (processor: Processor, payment: ProcessorPayment) =>
           Effect.callback<number, SendError>((resume) => {
-            const exchange = new Exchange(processor, clock.currentTimeNanosUnsafe(), resume, settle, sendTimeout)
+            const exchange = new Exchange(processor, clock.currentTimeNanosUnsafe(), resume, settle)
+            exchange.ticket = deadlines.add(exchange)
             inFlight[processor]++
             pools[processor].dispatch({
               method: "POST",
@@ -222,24 +224,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   controller: Dispatcher.DispatchController | undefined = undefined
   status = 0
   settled = false
+  /** Its deadline's, from `SendDeadlines`. */
+  ticket = -1
   readonly processor: Processor
   readonly startedAt: bigint
   readonly resume: (result: Effect.Effect<number, SendError>) => void
-  readonly timer: ReturnType<typeof setTimeout>
   private readonly settle: Settle
 
   constructor(
     processor: Processor,
     startedAt: bigint,
     resume: (result: Effect.Effect<number, SendError>) => void,
-    settle: Settle,
-    timeout: number
+    settle: Settle
   ) {
     this.processor = processor
     this.startedAt = startedAt
     this.resume = resume
     this.settle = settle
-    this.timer = setTimeout(timedOut, timeout, this)
   }
 
   onRequestStart(controller: Dispatcher.DispatchController) {
