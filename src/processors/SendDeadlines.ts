@@ -1,3 +1,6 @@
+// what setTimeout can wait; it fires a longer delay after 1 ms
+const longestTimer = 2 ** 31 - 1
+
 /**
  * The deadlines of sends that all share one timeout, behind one timer. Every send gets the same timeout, so
  * deadlines fall in the order the sends left: the next to expire is always the oldest still pending. Sends wait in a
@@ -58,7 +61,7 @@ export class SendDeadlines<A> {
 
   private arm(delay: number) {
     if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(delay)))
+    this.timer = setTimeout(this.fire, Math.min(longestTimer, Math.max(1, Math.ceil(delay))))
     this.timer.unref()
   }
 

@@ -97,6 +97,17 @@ describe("SendDeadlines", () => {
     assert.deepStrictEqual(expired, Array.from({ length: 65 }, (_, n) => n))
   })
 
+  it("waits out a timeout longer than a timer can hold", () => {
+    const expired: Array<number> = []
+    const deadlines = new SendDeadlines<number>(3_000_000_000, (n) => expired.push(n))
+    deadlines.add(0)
+    vi.advanceTimersByTime(2_000_000_000)
+    assert.deepStrictEqual(expired, [])
+    assert.strictEqual(vi.getTimerCount(), 1)
+    vi.advanceTimersByTime(1_000_000_000)
+    assert.deepStrictEqual(expired, [0])
+  })
+
   it("stays at one timer when an expired send is sent again from the timer's callback", () => {
     const deadlines: SendDeadlines<number> = new SendDeadlines<number>(100, (n) => {
       if (n < 5) deadlines.add(n + 1)
