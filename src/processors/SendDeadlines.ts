@@ -50,12 +50,14 @@ export class SendDeadlines<A> {
     while (this.head < this.tail) {
       const slot = this.head & (this.pending.length - 1)
       const item = this.pending[slot]
-      if (item !== undefined) {
-        if (this.deadlines[slot] > now) return this.arm(this.deadlines[slot] - now)
-        this.pending[slot] = undefined
+      if (item === undefined) {
+        this.head++
+        continue
       }
+      if (this.deadlines[slot] > now) return this.arm(this.deadlines[slot] - now)
+      this.pending[slot] = undefined
       this.head++
-      if (item !== undefined) this.expire(item)
+      this.expire(item)
     }
   }
 
