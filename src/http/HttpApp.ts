@@ -3,7 +3,7 @@ import { Clock, Context, type Duration, Effect } from "effect"
 import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { Metrics } from "../observability/Metrics.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
-import { createServer } from "./NodeHttp.ts"
+import { createServer, requestHeader } from "./NodeHttp.ts"
 
 const pathOf = (url: string) => {
   const query = url.indexOf("?")
@@ -40,7 +40,7 @@ const observed = (metrics: Metrics["Service"], label: string, nextId: () => numb
       metrics.httpDuration.observe(labels, Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9)
       return Effect.succeed(response)
     })
-    const requestId = request.headers["x-request-id"] ?? String(nextId())
+    const requestId = requestHeader(request, "x-request-id") ?? String(nextId())
     return Effect.annotateLogs(handler, "requestId", requestId)
   })
 

@@ -1,3 +1,5 @@
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { HttpServerRequest } from "effect/http"
 import type * as Http from "node:http"
 
 /**
@@ -8,3 +10,14 @@ import type * as Http from "node:http"
 // oxlint-disable-next-line no-restricted-globals
 export const { createServer, IncomingMessage } = process.getBuiltinModule("node:http")
 export type IncomingMessage = Http.IncomingMessage
+
+/**
+ * The request's header `name` (lower case). Read from the Node request behind it where there is one: the platform's
+ * `request.headers` copies every header into a new object the first time it is read, for a few lookups per payment.
+ */
+export const requestHeader = (request: HttpServerRequest.HttpServerRequest, name: string): string | undefined => {
+  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  if (!(source instanceof IncomingMessage)) return request.headers[name]
+  const value = source.headers[name]
+  return Array.isArray(value) ? value.join(", ") : value
+}

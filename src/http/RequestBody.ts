@@ -4,7 +4,7 @@ import { ByteSize, Effect, Option, Result, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { compareNumber } from "lossless-json"
 import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
-import { IncomingMessage } from "./NodeHttp.ts"
+import { IncomingMessage, requestHeader } from "./NodeHttp.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -19,13 +19,14 @@ const codings = (header: string | undefined) =>
   header === undefined ? [] : header.split(",").map((coding) => coding.trim().toLowerCase())
 
 /** What is wrong with the headers describing a JSON body, as `{field, message}` pairs. */
-export const headerProblems = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<FieldError> => {
-  const contentType = headers["content-type"]
+export const headerProblems = (header: (name: string) => string | undefined): ReadonlyArray<FieldError> => {
+  const contentType = header("content-type")
+  const contentEncoding = header("content-encoding")
+  const transferEncoding = header("transfer-encoding")
   // what every well-behaved client sends: nothing to parse
-  if (
-    contentType === "application/json" && headers["content-encoding"] === undefined &&
-    headers["transfer-encoding"] === undefined
-  ) return noProblems
+  if (contentType === "application/json" && contentEncoding === undefined && transferEncoding === undefined) {
+    return noProblems
+  }
   const problems: Array<FieldError> = []
   const { parameters, type } = parseContentType(contentType ?? "")
   const charset: string | undefined = parameters.charset?.toLowerCase()
@@ -34,10 +35,10 @@ export const headerProblems = (headers: Readonly<Record<string, string | undefin
   } else if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
     problems.push({ field: "content-type", message: "expected charset utf-8" })
   }
-  if (codings(headers["content-encoding"]).some((coding) => coding !== "identity")) {
+  if (codings(contentEncoding).some((coding) => coding !== "identity")) {
     problems.push({ field: "content-encoding", message: "expected no content coding" })
   }
-  if (codings(headers["transfer-encoding"]).some((coding) => coding !== "chunked")) {
+  if (codings(transferEncoding).some((coding) => coding !== "chunked")) {
     problems.push({ field: "transfer-encoding", message: "expected no transfer coding but chunked" })
   }
   return problems
@@ -198,12 +199,13 @@ const readNodeBody = (source: IncomingMessage, limit: number) =>
 export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const headers = headerProblems(request.headers)
+    const header = (name: string) => requestHeader(request, name)
+    const headers = headerProblems(header)
     if (headers.length > 0) return yield* new InvalidRequest({ errors: headers })
-    const declared = Number(request.headers["content-length"] ?? 0)
+    const declared = Number(header("content-length") ?? 0)
     if (declared > limit) return yield* invalid("body", `body larger than ${limit} bytes`)
     const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
-    const bytes = yield* source instanceof IncomingMessage && request.headers.expect === undefined
+    const bytes = yield* source instanceof IncomingMessage && header("expect") === undefined
       ? readNodeBody(source, limit)
       : request.arrayBuffer.pipe(
         Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
