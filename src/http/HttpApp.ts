@@ -33,11 +33,11 @@ const observed = (metrics: Metrics["Service"], label: string, nextId: () => numb
   Effect.withFiber((fiber) => {
     const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
     const clock = fiber.getRef(Clock.Clock)
-    const startedAt = clock.currentTimeNanosUnsafe()
+    const startedAt = clock.monotonicTimeNanosUnsafe()
     HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (request, response) => {
       const labels = { method: request.method, route: label, status: response.status }
       metrics.httpRequests.inc(labels)
-      metrics.httpDuration.observe(labels, Number(clock.currentTimeNanosUnsafe() - startedAt) / 1e9)
+      metrics.httpDuration.observe(labels, Number(clock.monotonicTimeNanosUnsafe() - startedAt) / 1e9)
       return Effect.succeed(response)
     })
     const requestId = requestHeader(request, "x-request-id") ?? String(nextId())

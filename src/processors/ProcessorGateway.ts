@@ -104,7 +104,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           inFlight[exchange.processor]--
           metrics.processorLatency.observe(
             { processor: exchange.processor, outcome },
-            Number(clock.currentTimeNanosUnsafe() - exchange.startedAt) / 1e9
+            Number(clock.monotonicTimeNanosUnsafe() - exchange.startedAt) / 1e9
           )
           exchange.resume(result)
           return true
@@ -113,7 +113,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
         // one POST on the processor's pool: one deadline for the whole exchange, the body drained, no per-call client
         const post = (processor: Processor, payment: ProcessorPayment) =>
           Effect.callback<number, SendError>((resume) => {
-            const exchange = new Exchange(processor, clock.currentTimeNanosUnsafe(), resume, settle)
+            const exchange = new Exchange(processor, clock.monotonicTimeNanosUnsafe(), resume, settle)
             exchange.ticket = deadlines.add(exchange)
             inFlight[processor]++
             pools[processor].dispatch({
