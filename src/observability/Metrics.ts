@@ -35,21 +35,31 @@ const make = (runtime?: { readonly eventLoopSampleInterval: Duration.Duration })
       eventLoopMonitoringPrecision: Math.max(1, Math.round(Duration.toMillis(runtime.eventLoopSampleInterval)))
     })
   }
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Time to answer an HTTP request, by method, route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: latencyBuckets,
+    registers
+  })
+  const httpDurationCount = "http_request_duration_seconds_count"
   return {
     registry,
+    /** The duration histogram's count, copied when scraped: every answered request is observed there already. */
     httpRequests: new Counter({
       name: "http_requests_total",
       help: "HTTP requests answered, by method, route and status",
       labelNames: ["method", "route", "status"] as const,
-      registers
+      registers,
+      async collect() {
+        const { values } = await httpDuration.get()
+        this.reset()
+        for (const { labels, metricName, value } of values) {
+          if (metricName === httpDurationCount) this.inc(labels, value)
+        }
+      }
     }),
-    httpDuration: new Histogram({
-      name: "http_request_duration_seconds",
-      help: "Time to answer an HTTP request, by method, route and status",
-      labelNames: ["method", "route", "status"] as const,
-      buckets: latencyBuckets,
-      registers
-    }),
+    httpDuration,
     queueLength: sampledGauge({ name: "payment_queue_length", help: "Payments waiting in the queue", registers }),
     inFlight: sampledGauge({
       name: "payment_jobs_in_flight",

@@ -204,5 +204,27 @@ describe("system endpoints", () => {
         assert.match(reply.text, /http_requests_total\{method="POST",route="\/payments",status="400"\} [1-9]/)
         assert.match(reply.text, /payments_enqueued_total [1-9]/)
       }))
+
+    it.effect("http_requests_total is the duration histogram's count for each label set, scrape after scrape", () =>
+      Effect.gen(function*() {
+        const counts = (text: string, name: string) =>
+          new Map([...text.matchAll(new RegExp(`^${name}\\{(.*)\\} (\\d+)$`, "gm"))].map((m) => [m[1], Number(m[2])]))
+        const accepted = `method="POST",route="/payments",status="202"`
+        yield* postJson("/payments", body(501))
+        yield* postJson("/payments", "{")
+        const first = (yield* get("/metrics")).text
+        yield* postJson("/payments", body(502))
+        yield* get("/nope")
+        const second = (yield* get("/metrics")).text
+        for (const text of [first, second]) {
+          const requests = counts(text, "http_requests_total")
+          assert.isAbove(requests.size, 2)
+          assert.deepStrictEqual(requests, counts(text, "http_request_duration_seconds_count"))
+        }
+        assert.strictEqual(
+          counts(second, "http_requests_total").get(accepted),
+          (counts(first, "http_requests_total").get(accepted) ?? 0) + 1
+        )
+      }))
   })
 })
