@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { HttpServerRequest } from "effect/http"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
+import { requestHeader } from "../../src/http/NodeHttp.ts"
 import { loadsBundledUndici } from "../support/modules.ts"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -24,4 +26,15 @@ describe("node:http", () => {
     Effect.gen(function*() {
       assert.isFalse(yield* loadsBundledUndici(appModules))
     }))
+
+  it("a request with no Node request behind it has its headers read through the platform", () => {
+    const request = HttpServerRequest.fromWeb(
+      new Request("http://localhost/payments", {
+        headers: { "X-Request-Id": "abc-1", "Content-Type": "application/json" }
+      })
+    )
+    assert.strictEqual(requestHeader(request, "x-request-id"), "abc-1")
+    assert.strictEqual(requestHeader(request, "content-type"), "application/json")
+    assert.isUndefined(requestHeader(request, "content-encoding"))
+  })
 })
