@@ -2,7 +2,7 @@
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
- *                  [--rounds 1]
+ *                  [--rounds 1] [--together]
  *                  [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first) with the Dockerfile's Node flags (unless --node-flags replaces
  * them) and the ENV of its runtime stage; with DATABASE_URL set it uses that PostgreSQL, else PGlite.
@@ -14,8 +14,12 @@
  * With --rounds N the targets run N times, in the listed order and then reversed, alternately: the machine's drift
  * over minutes moves one target's figure against another's, and a ratio per round, then their median, cancels most
  * of it.
+ * With --together the targets of a round run side by side instead, each against simulators of its own, their loads
+ * started once all of them answer: every figure then comes from the same minutes of the machine, which slows them
+ * all alike, and the ratio drifts far less than one taken a few minutes apart.
  */
-// The targets run one after another and the polls and retries wait in turn: awaiting in loops is the point.
+// The targets run one after another (or a round's side by side) and the polls and retries wait in turn: awaiting in
+// loops is the point.
 /* oxlint-disable no-await-in-loop */
 import { Effect, Option } from "effect"
 import { buildSync } from "esbuild"
@@ -41,7 +45,8 @@ const { values } = parseArgs({
     "node-flags": { type: "string" },
     callgrind: { type: "boolean", default: false },
     "warmup-rate": { type: "string", default: "100" },
-    rounds: { type: "string", default: "1" }
+    rounds: { type: "string", default: "1" },
+    together: { type: "boolean", default: false }
   }
 })
 const callgrind = values.callgrind
@@ -50,6 +55,8 @@ const duration = Number(values.duration ?? 30)
 const warmup = Number(values.warmup ?? (callgrind ? 180 : 5))
 const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const rounds = Number(values.rounds)
+const together = values.together
+if (together && callgrind) throw new Error("--together measures CPU time; --callgrind counts each target alone")
 const targetNames = ["service", "null", "reference"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
@@ -366,7 +373,16 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
   }
 }
 
-const runTarget = async (name: TargetName, round: number, simulators: ReadonlyArray<Simulator>): Promise<Result> => {
+interface Launched {
+  readonly name: TargetName
+  readonly pid: number
+  readonly url: string
+  readonly started: ReturnType<typeof start>
+  readonly callgrindOut: string | undefined
+}
+
+/** Starts a target against `simulators` (emptied first) and waits until it answers. */
+const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): Promise<Launched> => {
   for (const simulator of simulators) {
     await call("POST", `${simulator.url}/admin/purge-payments`, { "x-rinha-token": token })
   }
@@ -391,10 +407,21 @@ const runTarget = async (name: TargetName, round: number, simulators: ReadonlyAr
   const pid = started.child.pid
   if (pid === undefined) throw new Error(`${name} did not start`)
   const url = `http://127.0.0.1:${port}`
-  let sampler: ReturnType<typeof setInterval> | undefined
   try {
     await waitReady(`${url}${ready}`, started)
     await call("POST", `${url}/purge-payments`)
+  } catch (error) {
+    await stop(started.child)
+    throw error
+  }
+  return { name, pid, url, started, callgrindOut }
+}
+
+/** Loads a launched target through its warm-up and window, reads what it cost, and stops it. */
+const measure = async (target: Launched, round: number, simulators: ReadonlyArray<Simulator>): Promise<Result> => {
+  const { callgrindOut, name, pid, started, url } = target
+  let sampler: ReturnType<typeof setInterval> | undefined
+  try {
     console.log(
       `${name}: pid ${pid}, ${warmup} s warm-up at ${warmupRate}/s, then ${duration} s measured at ${rate}/s`
     )
@@ -512,18 +539,33 @@ const main = async () => {
       ? "database: PGlite embedded (in-process: its CPU and memory count in the service's figures)"
       : `database: PostgreSQL at ${new URL(databaseUrl).host} (its CPU is the database's, not counted)`
   )
-  const simulators = [await startSimulator(0.05), await startSimulator(0.15)]
-  const results: Array<Result> = []
+  const simulatorPair = async () => [await startSimulator(0.05), await startSimulator(0.15)]
   const targets = targetNames.filter((name) => only.includes(name))
+  // side by side, each target counts its payments at simulators of its own
+  const shared = together ? undefined : await simulatorPair()
+  const simulatorsOf = new Map<TargetName, ReadonlyArray<Simulator>>()
+  for (const name of targets) simulatorsOf.set(name, shared ?? await simulatorPair())
+  const simulators = (name: TargetName) => simulatorsOf.get(name) ?? []
+  const results: Array<Result> = []
+  const report = (r: Result) => {
+    results.push(r)
+    if (r.achievedRate < rate * 0.98 || r.maxLagMs > 50) {
+      console.log(
+        `  ${r.target}: load generator lagged: ${r.achievedRate.toFixed(1)}/s achieved, ` +
+          `up to ${r.maxLagMs.toFixed(0)} ms late`
+      )
+    }
+  }
   for (let round = 1; round <= rounds; round++) {
+    if (together) {
+      // every target up before any load starts: the windows coincide
+      const launched = await Promise.all(targets.map((name) => launch(name, simulators(name))))
+      const measured = await Promise.all(launched.map((target) => measure(target, round, simulators(target.name))))
+      measured.forEach(report)
+      continue
+    }
     for (const name of round % 2 === 1 ? targets : [...targets].reverse()) {
-      const r = await runTarget(name, round, simulators)
-      results.push(r)
-      if (r.achievedRate < rate * 0.98 || r.maxLagMs > 50) {
-        console.log(
-          `  load generator lagged: ${r.achievedRate.toFixed(1)}/s achieved, up to ${r.maxLagMs.toFixed(0)} ms late`
-        )
-      }
+      report(await measure(await launch(name, simulators(name)), round, simulators(name)))
     }
   }
   await stopAll()
@@ -570,6 +612,7 @@ const main = async () => {
     warmup,
     warmupRate,
     rounds,
+    together,
     nodeFlags: nodeFlags.join(" "),
     imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
