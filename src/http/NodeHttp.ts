@@ -11,13 +11,19 @@ import type * as Http from "node:http"
 export const { createServer, IncomingMessage } = process.getBuiltinModule("node:http")
 export type IncomingMessage = Http.IncomingMessage
 
+/** The Node request behind a platform request, if there is one. */
+export const nodeRequest = (request: HttpServerRequest.HttpServerRequest): IncomingMessage | undefined => {
+  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  return source instanceof IncomingMessage ? source : undefined
+}
+
 /**
  * The request's header `name` (lower case). Read from the Node request behind it where there is one: the platform's
  * `request.headers` copies every header into a new object the first time it is read, for a few lookups per payment.
  */
 export const requestHeader = (request: HttpServerRequest.HttpServerRequest, name: string): string | undefined => {
-  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
-  if (!(source instanceof IncomingMessage)) return request.headers[name]
+  const source = nodeRequest(request)
+  if (source === undefined) return request.headers[name]
   const value = source.headers[name]
   return Array.isArray(value) ? value.join(", ") : value
 }

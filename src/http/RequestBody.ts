@@ -1,10 +1,9 @@
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import { parse as parseContentType } from "content-type"
 import { ByteSize, Effect, Option, Result, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { compareNumber } from "lossless-json"
 import { type FieldError, invalid, InvalidRequest } from "./ApiError.ts"
-import { IncomingMessage, requestHeader } from "./NodeHttp.ts"
+import { type IncomingMessage, nodeRequest, requestHeader } from "./NodeHttp.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -204,8 +203,8 @@ export const readJson = (limit: number): Effect.Effect<unknown, InvalidRequest, 
     if (headers.length > 0) return yield* new InvalidRequest({ errors: headers })
     const declared = Number(header("content-length") ?? 0)
     if (declared > limit) return yield* invalid("body", `body larger than ${limit} bytes`)
-    const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
-    const bytes = yield* source instanceof IncomingMessage && header("expect") === undefined
+    const source = nodeRequest(request)
+    const bytes = yield* source !== undefined && header("expect") === undefined
       ? readNodeBody(source, limit)
       : request.arrayBuffer.pipe(
         Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
