@@ -375,6 +375,7 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
 
 interface Launched {
   readonly name: TargetName
+  readonly simulators: ReadonlyArray<Simulator>
   readonly pid: number
   readonly url: string
   readonly started: ReturnType<typeof start>
@@ -414,12 +415,12 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
     await stop(started.child)
     throw error
   }
-  return { name, pid, url, started, callgrindOut }
+  return { name, simulators, pid, url, started, callgrindOut }
 }
 
 /** Loads a launched target through its warm-up and window, reads what it cost, and stops it. */
-const measure = async (target: Launched, round: number, simulators: ReadonlyArray<Simulator>): Promise<Result> => {
-  const { callgrindOut, name, pid, started, url } = target
+const measure = async (target: Launched, round: number): Promise<Result> => {
+  const { callgrindOut, name, pid, simulators, started, url } = target
   let sampler: ReturnType<typeof setInterval> | undefined
   try {
     console.log(
@@ -543,9 +544,8 @@ const main = async () => {
   const targets = targetNames.filter((name) => only.includes(name))
   // side by side, each target counts its payments at simulators of its own
   const shared = together ? undefined : await simulatorPair()
-  const simulatorsOf = new Map<TargetName, ReadonlyArray<Simulator>>()
-  for (const name of targets) simulatorsOf.set(name, shared ?? await simulatorPair())
-  const simulators = (name: TargetName) => simulatorsOf.get(name) ?? []
+  const lineup: Array<{ readonly name: TargetName; readonly simulators: ReadonlyArray<Simulator> }> = []
+  for (const name of targets) lineup.push({ name, simulators: shared ?? await simulatorPair() })
   const results: Array<Result> = []
   const report = (r: Result) => {
     results.push(r)
@@ -559,13 +559,13 @@ const main = async () => {
   for (let round = 1; round <= rounds; round++) {
     if (together) {
       // every target up before any load starts: the windows coincide
-      const launched = await Promise.all(targets.map((name) => launch(name, simulators(name))))
-      const measured = await Promise.all(launched.map((target) => measure(target, round, simulators(target.name))))
+      const launched = await Promise.all(lineup.map(({ name, simulators }) => launch(name, simulators)))
+      const measured = await Promise.all(launched.map((target) => measure(target, round)))
       measured.forEach(report)
       continue
     }
-    for (const name of round % 2 === 1 ? targets : [...targets].reverse()) {
-      report(await measure(await launch(name, simulators(name)), round, simulators(name)))
+    for (const { name, simulators } of round % 2 === 1 ? lineup : [...lineup].reverse()) {
+      report(await measure(await launch(name, simulators), round))
     }
   }
   await stopAll()
