@@ -37,8 +37,7 @@ export const QueryMetricsLive = Layer.effect(
         span.end = (endTime, exit) => {
           if (statement !== undefined) {
             metrics.dbInFlight.dec()
-            metrics.dbQueryDuration.observe(
-              { query, outcome: Exit.isSuccess(exit) ? "ok" : "error" },
+            metrics.dbQueryDuration.labels({ query, outcome: Exit.isSuccess(exit) ? "ok" : "error" }).observe(
               Number(endTime - options.startTime) / 1e9
             )
           }

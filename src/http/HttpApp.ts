@@ -35,8 +35,7 @@ const observed = (metrics: Metrics["Service"], label: string, nextId: () => numb
     const clock = fiber.getRef(Clock.Clock)
     const startedAt = clock.monotonicTimeNanosUnsafe()
     HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (request, response) => {
-      metrics.httpDuration.observe(
-        { method: request.method, route: label, status: response.status },
+      metrics.httpDuration.labels({ method: request.method, route: label, status: response.status }).observe(
         Number(clock.monotonicTimeNanosUnsafe() - startedAt) / 1e9
       )
       return Effect.succeed(response)

@@ -15,8 +15,8 @@ export const ready = <E>(databaseAnswers: Effect.Effect<unknown, E>) =>
   )
 
 /** Prometheus text: on the API port, or on METRICS_PORT alone when that is set. */
-export const MetricsHandler = Effect.map(Effect.service(Metrics), (metrics) =>
-  Effect.map(
-    Effect.promise(() => metrics.registry.metrics()),
-    (text) => HttpServerResponse.text(text, { contentType: metrics.registry.contentType })
-  ))
+export const MetricsHandler = Effect.map(
+  Effect.service(Metrics),
+  (metrics) =>
+    Effect.map(metrics.exposition, (text) => HttpServerResponse.text(text, { contentType: metrics.contentType }))
+)

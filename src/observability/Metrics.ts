@@ -1,168 +1,259 @@
-import { Context, Duration, Effect, Layer } from "effect"
-import { collectDefaultMetrics, Counter, Gauge, type GaugeConfiguration, Histogram, Registry } from "prom-client"
+import { Context, Duration, Effect, Layer, Metric } from "effect"
+import { PrometheusMetrics } from "effect/observability"
+import { collectDefaultMetrics, Registry } from "prom-client"
 import { AppConfig } from "../config/AppConfig.ts"
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+export interface Histogram {
+  readonly observe: (value: number) => void
+}
+
+export interface Counter {
+  readonly inc: (by?: number) => void
+}
+
+export interface Gauge {
+  readonly set: (value: number) => void
+  readonly inc: () => void
+  readonly dec: () => void
+}
+
+type Attributes = Readonly<Record<string, string>>
+
+export type Labels<L extends string> = { readonly [K in L]: string | number }
+
+/**
+ * A metric with labels: one series per label set, made (and exposed, at 0) by the first `labels` call for it and kept;
+ * the owner of a series that should show before anything is recorded asks for it at start.
+ */
+export interface Family<L extends string, S> {
+  readonly labels: (labels: Labels<L>) => S
+}
 
 /**
  * A gauge its owner sets from its own state when /metrics is scraped, instead of on every change: the owner
  * installs the reading with `readFrom` (until then the gauge reads 0).
  */
-export interface SampledGauge<T extends string = never> {
-  readonly gauge: Gauge<T>
-  readonly readFrom: (read: (gauge: Gauge<T>) => void) => void
+export interface SampledGauge<G> {
+  readonly gauge: G
+  readonly readFrom: (read: (gauge: G) => void) => void
 }
 
-const sampledGauge = <T extends string = never>(config: GaugeConfiguration<T>): SampledGauge<T> => {
-  let read = (_gauge: Gauge<T>) => {}
-  const gauge = new Gauge<T>({
-    ...config,
-    collect() {
-      read(this)
+/** A family's series by label value, one level per label: finding one builds no key. */
+class LabelTree<S> {
+  series: S | undefined
+  private readonly children = new Map<string | number, LabelTree<S>>()
+
+  child(value: string | number): LabelTree<S> {
+    let child = this.children.get(value)
+    if (child === undefined) {
+      child = new LabelTree<S>()
+      this.children.set(value, child)
     }
-  })
-  return { gauge, readFrom: (reader) => void (read = reader) }
+    return child
+  }
 }
 
-/** `runtime`: Node's own metrics too (CPU, memory, GC, event loop lag), the lag sampled every given interval. */
+/**
+ * The service's metrics are Effect metrics, kept in a registry of this instance's own so that two instances in one
+ * process (the tests) count apart. A label set's series is found by one map lookup per label, and recording is
+ * Effect's registry lookup and a bucket search: prom-client built, validated and hashed a label object on every
+ * observation (3.3 % of the busy time at 300 payments/s). prom-client still supplies Node's runtime metrics (CPU,
+ * memory, GC, event loop lag), which Effect does not collect; `/metrics` serves both.
+ * `runtime`: include Node's metrics, the event loop lag sampled every given interval.
+ */
 const make = (runtime?: { readonly eventLoopSampleInterval: Duration.Duration }) => {
-  const registry = new Registry()
-  const registers = [registry]
+  const runtimeRegistry = new Registry()
   if (runtime !== undefined) {
     collectDefaultMetrics({
-      register: registry,
+      register: runtimeRegistry,
       // prom-client's default, 10 ms, wakes the loop 100 times a second: an idle instance spent 3.3 ms of CPU a second more
       eventLoopMonitoringPrecision: Math.max(1, Math.round(Duration.toMillis(runtime.eventLoopSampleInterval)))
     })
   }
-  const httpDuration = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "Time to answer an HTTP request, by method, route and status",
-    labelNames: ["method", "route", "status"] as const,
-    buckets: latencyBuckets,
-    registers
-  })
-  const httpDurationCount = "http_request_duration_seconds_count"
+  const context = Context.make(Metric.MetricRegistry, new Map())
+  const samplers: Array<() => void> = []
+
+  /** Registers the series at once, so that it is exposed (at 0) before anything is recorded. */
+  const exposed = <M extends Metric.Metric<never, unknown>>(metric: M): M => {
+    metric.valueUnsafe(context)
+    return metric
+  }
+  const histogram = (
+    name: string,
+    description: string,
+    attributes: Attributes = {},
+    boundaries: ReadonlyArray<number> = latencyBuckets
+  ): Histogram => {
+    const metric = exposed(Metric.histogram(name, { description, attributes, boundaries }))
+    return { observe: (value) => metric.updateUnsafe(value, context) }
+  }
+  const counter = (name: string, description: string, attributes: Attributes = {}): Counter => {
+    const metric = exposed(Metric.counter(name, { description, attributes, incremental: true }))
+    return { inc: (by = 1) => metric.updateUnsafe(by, context) }
+  }
+  const gauge = (name: string, description: string, attributes: Attributes = {}): Gauge => {
+    const metric = exposed(Metric.gauge(name, { description, attributes }))
+    return {
+      set: (value) => metric.updateUnsafe(value, context),
+      inc: () => metric.modifyUnsafe(1, context),
+      dec: () => metric.modifyUnsafe(-1, context)
+    }
+  }
+  const family = <L extends string, S>(
+    labelNames: ReadonlyArray<L>,
+    create: (attributes: Attributes) => S
+  ): Family<L, S> => {
+    const root = new LabelTree<S>()
+    const labels = (labels: Labels<L>) => {
+      let node = root
+      for (const name of labelNames) node = node.child(labels[name])
+      return node.series ??= create(Object.fromEntries(labelNames.map((name) => [name, String(labels[name])])))
+    }
+    return { labels }
+  }
+  const sampledGauge = <G>(gauge: G): SampledGauge<G> => {
+    let read = (_gauge: G) => {}
+    samplers.push(() => read(gauge))
+    return { gauge, readFrom: (reader) => void (read = reader) }
+  }
+
+  const httpRequests = "http_requests_total"
   return {
-    registry,
-    /** The duration histogram's count, copied when scraped: every answered request is observed there already. */
-    httpRequests: new Counter({
-      name: "http_requests_total",
-      help: "HTTP requests answered, by method, route and status",
-      labelNames: ["method", "route", "status"] as const,
-      registers,
-      async collect() {
-        const { values } = await httpDuration.get()
-        this.reset()
-        for (const { labels, metricName, value } of values) {
-          if (metricName === httpDurationCount) this.inc(labels, value)
+    /** The Prometheus text exposition: Node's runtime metrics, then the service's, the sampled gauges read now. */
+    exposition: Effect.map(Effect.promise(() => runtimeRegistry.metrics()), (runtimeText) => {
+      for (const sample of samplers) sample()
+      const own = PrometheusMetrics.formatUnsafe(context)
+      return runtimeText.trim() === "" ? own : `${runtimeText.trimEnd()}\n${own}`
+    }),
+    contentType: runtimeRegistry.contentType,
+    /** Each label set's `http_requests_total` is its duration histogram's count, read when scraped. */
+    httpDuration: family(["method", "route", "status"], (attributes): Histogram => {
+      const duration = Metric.histogram("http_request_duration_seconds", {
+        description: "Time to answer an HTTP request, by method, route and status",
+        attributes,
+        boundaries: latencyBuckets
+      })
+      Metric.registerUnsafe(
+        Metric.counter(httpRequests, {
+          description: "HTTP requests answered, by method, route and status",
+          attributes
+        }),
+        context,
+        {
+          get: (context) => ({ count: duration.valueUnsafe(context).count, incremental: true }),
+          update: () => {},
+          modify: () => {}
         }
-      }
+      )
+      return { observe: (value) => duration.updateUnsafe(value, context) }
     }),
-    httpDuration,
-    queueLength: sampledGauge({ name: "payment_queue_length", help: "Payments waiting in the queue", registers }),
-    inFlight: sampledGauge({
-      name: "payment_jobs_in_flight",
-      help: "Payments taken by a worker, not yet done",
-      registers
-    }),
-    enqueued: new Counter({ name: "payments_enqueued_total", help: "Payments accepted into the queue", registers }),
-    rejected: new Counter({
-      name: "payments_rejected_total",
-      help: "Payments not enqueued, by reason (queue_full, duplicate)",
-      labelNames: ["reason"] as const,
-      registers
-    }),
-    queueWait: new Histogram({
-      name: "payment_queue_wait_seconds",
-      help: "Time a payment waited in the queue before a worker took it",
-      buckets: latencyBuckets,
-      registers
-    }),
-    jobDuration: new Histogram({
-      name: "payment_job_duration_seconds",
-      help: "Time from a worker taking a payment to the payment being recorded, by processor",
-      labelNames: ["processor"] as const,
-      buckets: latencyBuckets,
-      registers
-    }),
-    processorLatency: new Histogram({
-      name: "processor_request_duration_seconds",
-      help: "Payment processor call latency, by processor and outcome",
-      labelNames: ["processor", "outcome"] as const,
-      buckets: latencyBuckets,
-      registers
-    }),
-    recorded: new Counter({
-      name: "payments_recorded_total",
-      help: "Payments recorded in the database, by processor",
-      labelNames: ["processor"] as const,
-      registers
-    }),
-    routingDecisions: new Counter({
-      name: "routing_decisions_total",
-      help: "Where payments were routed: default, fallback, or hold (waiting for a usable processor)",
-      labelNames: ["decision"] as const,
-      registers
-    }),
-    healthCalls: new Counter({
-      name: "processor_health_calls_total",
-      help: "Health endpoint calls this instance made as the elected poller, by processor and outcome",
-      labelNames: ["processor", "outcome"] as const,
-      registers
-    }),
-    healthPoller: new Gauge({
-      name: "processor_health_poller",
-      help: "1 while this instance holds the health poller lease",
-      registers
-    }),
-    processorFailing: new Gauge({
-      name: "processor_failing",
-      help: "1 while this instance considers the processor failing (its health, or a recent refusal)",
-      labelNames: ["processor"] as const,
-      registers
-    }),
-    processorDelay: new Gauge({
-      name: "processor_delay_estimate_seconds",
-      help: "This instance's estimate of the processor's answer time (its health, raised by observed latency)",
-      labelNames: ["processor"] as const,
-      registers
-    }),
-    recordedAmount: new Counter({
-      name: "payments_recorded_amount_total",
-      help: "Money recorded in the database, by processor (the payments' amounts, before fees)",
-      labelNames: ["processor"] as const,
-      registers
-    }),
-    processorInFlight: sampledGauge({
-      name: "processor_requests_in_flight",
-      help: "Payment requests sent to the processor and not answered yet, by processor",
-      labelNames: ["processor"] as const,
-      registers
-    }),
-    dbQueryDuration: new Histogram({
-      name: "db_query_duration_seconds",
-      help: "SQL statement time, waiting for a pooled connection included, by statement and outcome",
-      labelNames: ["query", "outcome"] as const,
-      buckets: latencyBuckets,
-      registers
-    }),
-    dbInFlight: new Gauge({
-      name: "db_queries_in_flight",
-      help: "SQL statements running or waiting for a pooled connection",
-      registers
-    }),
-    dbPoolMax: new Gauge({
-      name: "db_pool_max_connections",
-      help: "The size of this instance's database connection pool",
-      registers
-    }),
-    recordBatchSize: new Histogram({
-      name: "payment_record_batch_size",
-      help: "Rows written per batched insert",
-      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-      registers
-    })
+    queueLength: sampledGauge(gauge("payment_queue_length", "Payments waiting in the queue")),
+    inFlight: sampledGauge(gauge("payment_jobs_in_flight", "Payments taken by a worker, not yet done")),
+    enqueued: counter("payments_enqueued_total", "Payments accepted into the queue"),
+    rejected: family(
+      ["reason"],
+      (attributes) =>
+        counter("payments_rejected_total", "Payments not enqueued, by reason (queue_full, duplicate)", attributes)
+    ),
+    queueWait: histogram("payment_queue_wait_seconds", "Time a payment waited in the queue before a worker took it"),
+    jobDuration: family(
+      ["processor"],
+      (attributes) =>
+        histogram(
+          "payment_job_duration_seconds",
+          "Time from a worker taking a payment to the payment being recorded, by processor",
+          attributes
+        )
+    ),
+    processorLatency: family(
+      ["processor", "outcome"],
+      (attributes) =>
+        histogram(
+          "processor_request_duration_seconds",
+          "Payment processor call latency, by processor and outcome",
+          attributes
+        )
+    ),
+    recorded: family(
+      ["processor"],
+      (attributes) => counter("payments_recorded_total", "Payments recorded in the database, by processor", attributes)
+    ),
+    routingDecisions: family(
+      ["decision"],
+      (attributes) =>
+        counter(
+          "routing_decisions_total",
+          "Where payments were routed: default, fallback, or hold (waiting for a usable processor)",
+          attributes
+        )
+    ),
+    healthCalls: family(
+      ["processor", "outcome"],
+      (attributes) =>
+        counter(
+          "processor_health_calls_total",
+          "Health endpoint calls this instance made as the elected poller, by processor and outcome",
+          attributes
+        )
+    ),
+    healthPoller: gauge("processor_health_poller", "1 while this instance holds the health poller lease"),
+    processorFailing: family(
+      ["processor"],
+      (attributes) =>
+        gauge(
+          "processor_failing",
+          "1 while this instance considers the processor failing (its health, or a recent refusal)",
+          attributes
+        )
+    ),
+    processorDelay: family(
+      ["processor"],
+      (attributes) =>
+        gauge(
+          "processor_delay_estimate_seconds",
+          "This instance's estimate of the processor's answer time (its health, raised by observed latency)",
+          attributes
+        )
+    ),
+    recordedAmount: family(
+      ["processor"],
+      (attributes) =>
+        counter(
+          "payments_recorded_amount_total",
+          "Money recorded in the database, by processor (the payments' amounts, before fees)",
+          attributes
+        )
+    ),
+    processorInFlight: sampledGauge(
+      family(
+        ["processor"],
+        (attributes) =>
+          gauge(
+            "processor_requests_in_flight",
+            "Payment requests sent to the processor and not answered yet, by processor",
+            attributes
+          )
+      )
+    ),
+    dbQueryDuration: family(
+      ["query", "outcome"],
+      (attributes) =>
+        histogram(
+          "db_query_duration_seconds",
+          "SQL statement time, waiting for a pooled connection included, by statement and outcome",
+          attributes
+        )
+    ),
+    dbInFlight: gauge("db_queries_in_flight", "SQL statements running or waiting for a pooled connection"),
+    dbPoolMax: gauge("db_pool_max_connections", "The size of this instance's database connection pool"),
+    recordBatchSize: histogram(
+      "payment_record_batch_size",
+      "Rows written per batched insert",
+      {},
+      [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]
+    )
   }
 }
 

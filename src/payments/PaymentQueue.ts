@@ -63,6 +63,10 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
       // every correlationId accepted by this instance since the last purge: queued, in flight or recorded
       const known = new CorrelationIdSet()
       let inFlight = 0
+      const rejected = {
+        duplicate: metrics.rejected.labels({ reason: "duplicate" }),
+        queueFull: metrics.rejected.labels({ reason: "queue_full" })
+      }
       metrics.queueLength.readFrom((gauge) => gauge.set(Queue.sizeUnsafe(queue)))
       metrics.inFlight.readFrom((gauge) => gauge.set(inFlight))
       let second = 0
@@ -104,12 +108,12 @@ export class PaymentQueue extends Context.Service<PaymentQueue, {
         span: Tracer.AnySpan | undefined
       ): Effect.Effect<OfferResult, QueueFull> => {
         if (known.has(payment.correlationId)) {
-          metrics.rejected.inc({ reason: "duplicate" })
+          rejected.duplicate.inc()
           return succeedDuplicate
         }
         const enqueuedAt = clock.currentTimeMillisUnsafe()
         if (!Queue.offerUnsafe(queue, { payment, enqueuedAt, span })) {
-          metrics.rejected.inc({ reason: "queue_full" })
+          rejected.queueFull.inc()
           return queueFull
         }
         known.add(payment.correlationId)

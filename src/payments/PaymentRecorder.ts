@@ -40,6 +40,16 @@ const make = Effect.gen(function*() {
     })
 
   const retry = backoff(config)
+  const recorded = {
+    default: {
+      count: metrics.recorded.labels({ processor: "default" }),
+      amount: metrics.recordedAmount.labels({ processor: "default" })
+    },
+    fallback: {
+      count: metrics.recorded.labels({ processor: "fallback" }),
+      amount: metrics.recordedAmount.labels({ processor: "fallback" })
+    }
+  }
   const traced = yield* TracesExported
   const clock = yield* Clock.Clock
   const enqueue = (payment: RecordedPayment, span: Tracer.AnySpan | undefined) => {
@@ -68,8 +78,8 @@ const make = Effect.gen(function*() {
           for (const processor of processors) {
             const mine = written.filter((payment) => payment.processor === processor)
             if (mine.length === 0) continue
-            metrics.recorded.inc({ processor }, mine.length)
-            metrics.recordedAmount.inc({ processor }, sumAmounts(mine))
+            recorded[processor].count.inc(mine.length)
+            recorded[processor].amount.inc(sumAmounts(mine))
           }
         })
       ),

@@ -73,8 +73,10 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           fallback: `${new URL(config.processorUrls.fallback).pathname.replace(/\/+$/, "")}/payments`
         }
         const inFlight = { default: 0, fallback: 0 }
+        // the usual outcome's latency is exposed from the start, before any payment
+        for (const processor of processors) metrics.processorLatency.labels({ processor, outcome: "200" })
         metrics.processorInFlight.readFrom((gauge) => {
-          for (const processor of processors) gauge.set({ processor }, inFlight[processor])
+          for (const processor of processors) gauge.labels({ processor }).set(inFlight[processor])
         })
 
         // a connection permit: taken at once while one is free, else waited for up to the acquire timeout
@@ -102,8 +104,7 @@ export class ProcessorGateway extends Context.Service<ProcessorGateway, {
           deadlines.remove(exchange.ticket)
           slots[exchange.processor].give()
           inFlight[exchange.processor]--
-          metrics.processorLatency.observe(
-            { processor: exchange.processor, outcome },
+          metrics.processorLatency.labels({ processor: exchange.processor, outcome }).observe(
             Number(clock.monotonicTimeNanosUnsafe() - exchange.startedAt) / 1e9
           )
           exchange.resume(result)

@@ -112,8 +112,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
     const publish = Effect.map(Clock.currentTimeMillis, (now) => {
       for (const processor of processors) {
         const view = viewAt(processor, now)
-        metrics.processorFailing.set({ processor }, view.failing ? 1 : 0)
-        metrics.processorDelay.set({ processor }, view.delay / 1000)
+        metrics.processorFailing.labels({ processor }).set(view.failing ? 1 : 0)
+        metrics.processorDelay.labels({ processor }).set(view.delay / 1000)
       }
     })
 
@@ -201,7 +201,8 @@ export class ProcessorHealth extends Context.Service<ProcessorHealth, {
       const poll = (processor: Processor) =>
         Effect.gen(function*() {
           const report = yield* Effect.result(gateway.health(processor))
-          metrics.healthCalls.inc({ processor, outcome: report._tag === "Success" ? "ok" : report.failure.reason })
+          metrics.healthCalls.labels({ processor, outcome: report._tag === "Success" ? "ok" : report.failure.reason })
+            .inc()
           if (report._tag === "Failure") return
           yield* sql`
             UPDATE processor_health

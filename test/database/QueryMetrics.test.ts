@@ -6,6 +6,7 @@ import { DatabaseLive } from "../../src/database/Database.ts"
 import { queryLabel, QueryMetricsLive } from "../../src/database/QueryMetrics.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { configWithIsolatedDatabase } from "../support/database.ts"
+import { samples } from "../support/metrics.ts"
 
 describe("queryLabel", () => {
   it("names the operation and the first table", () => {
@@ -31,8 +32,7 @@ const Live = DatabaseLive.pipe(
 
 const series = Effect.fn(function*(name: string) {
   const metrics = yield* Metrics
-  const metric = yield* Effect.promise(() => metrics.registry.getSingleMetric(name)?.get() ?? Promise.reject(name))
-  return metric.values.map((value) => ({ ...value }))
+  return samples(yield* metrics.exposition, name)
 })
 
 layer(Live, { timeout: "60 seconds", excludeTestServices: true })("QueryMetricsLive", (it) => {
@@ -46,8 +46,7 @@ layer(Live, { timeout: "60 seconds", excludeTestServices: true })("QueryMetricsL
       const failed = yield* Effect.result(sql`SELECT * FROM no_such_table`)
       assert.strictEqual(failed._tag, "Failure")
 
-      const counts = (yield* series("db_query_duration_seconds"))
-        .filter((v) => "metricName" in v && v.metricName === "db_query_duration_seconds_count")
+      const counts = yield* series("db_query_duration_seconds_count")
       const count = (query: string, outcome: string) =>
         counts.find((v) => v.labels.query === query && v.labels.outcome === outcome)?.value ?? 0
       assert.strictEqual(count("SELECT payments", "ok"), 2)

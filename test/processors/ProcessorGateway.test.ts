@@ -125,7 +125,7 @@ describe("ProcessorGateway against the simulator", () => {
       yield* primary.setFailure(true)
       yield* Effect.flip(gateway.send("default", payment(10)))
       const metrics = Context.get(context, Metrics)
-      const text = yield* Effect.promise(() => metrics.registry.metrics())
+      const text = yield* metrics.exposition
       assert.match(text, /processor_request_duration_seconds_count\{processor="default",outcome="200"\} 1/)
       assert.match(text, /processor_request_duration_seconds_count\{processor="default",outcome="500"\} 1/)
     }).pipe(Effect.scoped))

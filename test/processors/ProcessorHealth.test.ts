@@ -9,6 +9,7 @@ import { ProcessorGateway } from "../../src/processors/ProcessorGateway.ts"
 import { ProcessorHealth } from "../../src/processors/ProcessorHealth.ts"
 import * as Simulator from "../../tools/simulator/ProcessorSimulator.ts"
 import { configWithIsolatedDatabase } from "../support/database.ts"
+import { samples } from "../support/metrics.ts"
 
 /** One service instance's health machinery, on the shared database, in a scope of its own. */
 const startInstance = Effect.fn(function*(shared: Context.Context<AppConfig | SqlClient.SqlClient>, name: string) {
@@ -23,7 +24,7 @@ const startInstance = Effect.fn(function*(shared: Context.Context<AppConfig | Sq
     scope
   )
   const metrics = Context.get(context, Metrics)
-  const isPoller = Effect.promise(() => metrics.healthPoller.get()).pipe(Effect.map((g) => g.values[0]?.value === 1))
+  const isPoller = Effect.map(metrics.exposition, (text) => samples(text, "processor_health_poller")[0]?.value === 1)
   return { scope, health: Context.get(context, ProcessorHealth), isPoller }
 })
 
