@@ -119,7 +119,6 @@ const make = (runtime?: { readonly eventLoopSampleInterval: Duration.Duration })
     return { gauge, readFrom: (reader) => void (read = reader) }
   }
 
-  const httpRequests = "http_requests_total"
   return {
     /** The Prometheus text exposition: Node's runtime metrics, then the service's, the sampled gauges read now. */
     exposition: Effect.map(Effect.promise(() => runtimeRegistry.metrics()), (runtimeText) => {
@@ -130,13 +129,13 @@ const make = (runtime?: { readonly eventLoopSampleInterval: Duration.Duration })
     contentType: runtimeRegistry.contentType,
     /** Each label set's `http_requests_total` is its duration histogram's count, read when scraped. */
     httpDuration: family(["method", "route", "status"], (attributes): Histogram => {
-      const duration = Metric.histogram("http_request_duration_seconds", {
+      const duration = exposed(Metric.histogram("http_request_duration_seconds", {
         description: "Time to answer an HTTP request, by method, route and status",
         attributes,
         boundaries: latencyBuckets
-      })
+      }))
       Metric.registerUnsafe(
-        Metric.counter(httpRequests, {
+        Metric.counter("http_requests_total", {
           description: "HTTP requests answered, by method, route and status",
           attributes
         }),
