@@ -36,7 +36,6 @@ export interface Family<L extends string, S> {
  * installs the reading with `readFrom` (until then the gauge reads 0).
  */
 export interface SampledGauge<G> {
-  readonly gauge: G
   readonly readFrom: (read: (gauge: G) => void) => void
 }
 
@@ -116,7 +115,7 @@ const make = (runtime?: { readonly eventLoopSampleInterval: Duration.Duration })
   const sampledGauge = <G>(gauge: G): SampledGauge<G> => {
     let read = (_gauge: G) => {}
     samplers.push(() => read(gauge))
-    return { gauge, readFrom: (reader) => void (read = reader) }
+    return { readFrom: (reader) => void (read = reader) }
   }
 
   return {
