@@ -1,7 +1,10 @@
 import { build } from "esbuild"
-import { rm } from "node:fs/promises"
+import { rm, writeFile } from "node:fs/promises"
+import { digestPath, inputsDigest } from "./build-inputs.ts"
 import { builtinsWithoutNamespace } from "./builtins-plugin.ts"
 
+const root = process.cwd()
+const digest = inputsDigest(root)
 await rm("dist", { recursive: true, force: true })
 
 const result = await build({
@@ -26,6 +29,8 @@ const result = await build({
   },
   logLevel: "warning"
 })
+
+await writeFile(digestPath(root), `${digest}\n`)
 
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => !file.endsWith(".map"))
 for (const [file, output] of outputs) console.log(`${file}  ${(output.bytes / 1024).toFixed(0)} KiB`)

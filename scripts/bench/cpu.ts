@@ -4,8 +4,9 @@
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
  *                  [--rounds 1] [--together]
  *                  [--callgrind [--warmup-rate 100]]
- * The service is dist/main.js (run `pnpm build` first) with the Dockerfile's Node flags (unless --node-flags replaces
- * them) and the ENV of its runtime stage; with DATABASE_URL set it uses that PostgreSQL, else PGlite.
+ * The service is dist/main.js (run `pnpm build` first: a dist/ built from other sources is refused) with the
+ * Dockerfile's Node flags (unless --node-flags replaces them) and the ENV of its runtime stage; with DATABASE_URL set
+ * it uses that PostgreSQL, else PGlite.
  * With --callgrind each target runs under `valgrind --tool=callgrind` and the figure is instructions per payment,
  * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
  * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
@@ -34,6 +35,7 @@ import { Pool, request } from "undici"
 import { readImage } from "../../tools/arena/Image.ts"
 import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
 import { freePort } from "../../tools/process/Processes.ts"
+import { staleBundle } from "../build-inputs.ts"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -66,6 +68,9 @@ for (const name of only) {
 if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0 && Number.isInteger(rounds) && rounds >= 1)) {
   throw new Error("--rate, --warmup-rate and --duration must be > 0, --warmup >= 0, --rounds a whole number >= 1")
 }
+
+const stale = only.includes("service") ? staleBundle(process.cwd()) : undefined
+if (stale !== undefined) throw new Error(`the service target runs dist/ as built: ${stale}; run \`pnpm build\` first`)
 
 const image = await Effect.runPromise(readImage("Dockerfile"))
 const nodeFlags = values["node-flags"]?.split(/\s+/).filter((flag) => flag !== "") ?? image.nodeFlags

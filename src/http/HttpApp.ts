@@ -1,5 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Context, type Duration, Effect } from "effect"
+import { Clock, Context, type Duration, Effect, ErrorReporter, Layer } from "effect"
 import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { Metrics } from "../observability/Metrics.ts"
 import { type ApiError, MethodNotAllowed, NotFound } from "./ApiError.ts"
@@ -22,16 +22,12 @@ const allowedMethods = (routes: ReadonlyArray<HttpRouter.Route<unknown, unknown>
   return allowed
 }
 
-/**
- * Times the request by method, route and final status, which counts it too, and tags its logs with a request id: the
- * client's `x-request-id`, else the next number of `nextId`.
- */
-const observed = (metrics: Metrics["Service"], label: string, nextId: () => number) =>
+/** Times the request by method, route and final status, which counts it too. */
+const observed = (metrics: Metrics["Service"], label: string) =>
 <E, R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 ) =>
   Effect.withFiber((fiber) => {
-    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
     const clock = fiber.getRef(Clock.Clock)
     const startedAt = clock.monotonicTimeNanosUnsafe()
     HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (request, response) => {
@@ -40,15 +36,35 @@ const observed = (metrics: Metrics["Service"], label: string, nextId: () => numb
       )
       return Effect.succeed(response)
     })
-    const requestId = requestHeader(request, "x-request-id") ?? String(nextId())
-    return Effect.annotateLogs(handler, "requestId", requestId)
+    return handler
   })
+
+/**
+ * Logs at Error what a request failed with, but for the API's own errors (they answer 4xx or 503 and are marked
+ * ignored), with its method, path and id: the client's `x-request-id`, else the next number of this server's. The id is read
+ * only when something is reported: annotating every request's logs with it copied the request's context each time.
+ */
+const requestErrorReporter = () => {
+  let unnamed = 0
+  const logged = new WeakSet<object>()
+  return ErrorReporter.make(({ cause, fiber }) => {
+    if (logged.has(cause)) return
+    logged.add(cause)
+    const request = Context.getOrUndefined(fiber.context, HttpServerRequest.HttpServerRequest)
+    const annotations = request === undefined ? {} : {
+      requestId: requestHeader(request, "x-request-id") ?? String(++unnamed),
+      method: request.method,
+      path: pathOf(request.url)
+    }
+    Effect.runSyncWith(fiber.context)(
+      Effect.logError("request failed", cause).pipe(Effect.annotateLogs(annotations))
+    )
+  })
+}
 
 /** The routes, then 404 for an unknown path and 405 (with `Allow`) for a known one, each counted and timed. */
 const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRouter.Route<ApiError>>) => {
   const allowed = allowedMethods(routes)
-  let requests = 0
-  const nextId = () => ++requests
   const unmatched = HttpRouter.route(
     "*",
     "*",
@@ -64,19 +80,22 @@ const withFallback = (metrics: Metrics["Service"], routes: ReadonlyArray<HttpRou
     HttpRouter.route(
       route.method,
       route.path,
-      observed(metrics, route.path === "*" ? "unmatched" : route.path, nextId)(route.handler)
+      observed(metrics, route.path === "*" ? "unmatched" : route.path)(route.handler)
     )
   )
 }
 
-/** `routes` served by whatever HttpServer is provided, with the 404/405 fallback, every request counted and timed. */
+/**
+ * `routes` served by whatever HttpServer is provided, with the 404/405 fallback, every request counted and timed,
+ * and what a request fails with unexpectedly logged.
+ */
 export const serveRoutes = <E, R>(routes: Effect.Effect<ReadonlyArray<HttpRouter.Route<ApiError>>, E, R>) =>
   HttpRouter.serve(
     HttpRouter.addAll(Effect.gen(function*() {
       return withFallback(yield* Metrics, yield* routes)
     })),
     { disableLogger: true, disableListenLog: true }
-  )
+  ).pipe(Layer.provide(ErrorReporter.layer([requestErrorReporter()])))
 
 export const nodeServer = (host: string, port: number, gracefulShutdownTimeout: Duration.Duration) =>
   NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 65_000 }), { host, port, gracefulShutdownTimeout })

@@ -10,6 +10,8 @@
  * --scrape-interval S: how often each instance's /metrics is read for the queue charts (default 5 s, Prometheus's
  * interval; each scrape costs an instance a few milliseconds of event loop that the official test does not take).
  *
+ * --no-build runs dist/ as it is, and refuses one that `pnpm build` did not make from the sources in the tree now.
+ *
  * Runs the official test's scenario locally against the built service and writes arena-report.html/.json.
  * Exits 0 when the run is green (no inconsistency, no slush fund, every payment accepted), 1 otherwise; a lag
  * (payments acknowledged that never reached a processor) is lost money and is reported, not failed.
@@ -21,6 +23,7 @@ import { readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { staleBundle } from "../../scripts/build-inputs.ts"
 import { arena, type Backend } from "./Arena.ts"
 import type { ArenaReport, LatencySummary } from "./Model.ts"
 import { customize, isProfileName, profiles, readTimeline } from "./Profiles.ts"
@@ -92,6 +95,8 @@ const program = Effect.gen(function*() {
     const build = spawnSync(process.execPath, [join(root, "scripts/build.ts")], { cwd: root, stdio: "inherit" })
     if (build.status !== 0) return yield* usage("the build failed")
   }
+  const stale = backend._tag === "Service" && values["no-build"] ? staleBundle(root) : undefined
+  if (stale !== undefined) return yield* usage(`--no-build: ${stale}; run \`pnpm build\` first`)
   const floor = values.floor === undefined
     ? Option.none<LatencySummary>()
     : Option.some((JSON.parse(readFileSync(values.floor, "utf8")) as ArenaReport).latency.all)
