@@ -41,11 +41,13 @@ const observed = (metrics: Metrics["Service"], label: string) =>
 
 /**
  * Logs at Error what a request failed with, but for the API's own errors (they answer 4xx or 503 and are marked
- * ignored), with its method, path and id: the client's `x-request-id`, else the next number of this server's. The id is read
- * only when something is reported: annotating every request's logs with it copied the request's context each time.
+ * ignored), with its method, path and id: the client's `x-request-id`, else the next number of this server's. The id
+ * is read only when something is reported: annotating every request's logs with it copied the request's context each
+ * time.
  */
 const requestErrorReporter = () => {
   let unnamed = 0
+  // `ErrorReporter.make` calls back once per reason of a cause; the line logs the whole cause, once
   const logged = new WeakSet<object>()
   return ErrorReporter.make(({ cause, fiber }) => {
     if (logged.has(cause)) return
