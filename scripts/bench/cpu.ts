@@ -34,11 +34,12 @@ import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
 import { readImage } from "../../tools/arena/Image.ts"
 import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
+import { attachValues } from "../../tools/process/Arguments.ts"
 import { freePort } from "../../tools/process/Processes.ts"
 import { staleBundle } from "../build-inputs.ts"
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== "--"),
+  args: attachValues(process.argv.slice(2).filter((arg) => arg !== "--"), ["node-flags"]),
   options: {
     rate: { type: "string" },
     duration: { type: "string" },

@@ -24,6 +24,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { staleBundle } from "../../scripts/build-inputs.ts"
+import { attachValues } from "../process/Arguments.ts"
 import { arena, type Backend } from "./Arena.ts"
 import type { ArenaReport, LatencySummary } from "./Model.ts"
 import { customize, isProfileName, profiles, readTimeline } from "./Profiles.ts"
@@ -32,7 +33,7 @@ import { isRandomTimeline, parseRandomTimeline, randomStages } from "./RandomTim
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg, index) => index > 0 || arg !== "--"),
+  args: attachValues(process.argv.slice(2).filter((arg, index) => index > 0 || arg !== "--"), ["node-flags"]),
   options: {
     profile: { type: "string", default: "final" },
     instances: { type: "string", default: "2" },
