@@ -3,6 +3,8 @@
  * POST /payments answers 202 and queues the payment in memory; a few workers forward it to the default processor,
  * else the fallback, else retry later; successes are counted in memory for GET /payments-summary.
  * Run as `PORT=9999 PAYMENT_PROCESSOR_URL_DEFAULT=... PAYMENT_PROCESSOR_URL_FALLBACK=... node scripts/bench/reference.ts`.
+ * REFERENCE_WORKERS (default 16, what `pnpm bench:cpu` measures) sets the workers and each pool's connections: the
+ * arena's final needs about 400 to keep up while a processor answers in a second or more.
  */
 // Workers take one payment at a time and retry it in turn: awaiting in loops is the point.
 /* oxlint-disable no-await-in-loop */
@@ -10,7 +12,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { setTimeout as sleep } from "node:timers/promises"
 import { Pool } from "undici"
 
-const workers = 16
+const workers = Number(process.env.REFERENCE_WORKERS ?? 16)
+if (!(Number.isInteger(workers) && workers > 0)) throw new Error(`REFERENCE_WORKERS must be a positive integer`)
 const retryDelayMs = 100
 const bodyLimit = 4096
 

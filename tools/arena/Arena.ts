@@ -22,6 +22,7 @@ import { writeReport } from "./Report.ts"
 import { runScenario } from "./Scenario.ts"
 import { renderScorecard } from "./Scorecard.ts"
 import { officialJson, score } from "./Scoring.ts"
+import { makeThrottleSampler } from "./Throttling.ts"
 
 export type Backend =
   | { readonly _tag: "Service" }
@@ -87,7 +88,12 @@ const metricValue = (text: string, name: string, labels = ""): number => {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
 }
 
-/** Reads queue depth, in-flight jobs and recorded payments from each instance's /metrics every `interval` seconds. */
+const gcPauses = (text: string, kind: "minor" | "major") => ({
+  count: metricValue(text, "nodejs_gc_duration_seconds_count", `{kind="${kind}"}`),
+  seconds: metricValue(text, "nodejs_gc_duration_seconds_sum", `{kind="${kind}"}`)
+})
+
+/** Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics every `interval` seconds. */
 const scrapeInstances = (
   instances: ReadonlyArray<{ readonly name: string; readonly url: string }>,
   startedAt: number,
@@ -110,7 +116,8 @@ const scrapeInstances = (
               queueLength: metricValue(text, "payment_queue_length"),
               inFlight: metricValue(text, "payment_jobs_in_flight"),
               recordedDefault: metricValue(text, "payments_recorded_total", "{processor=\"default\"}"),
-              recordedFallback: metricValue(text, "payments_recorded_total", "{processor=\"fallback\"}")
+              recordedFallback: metricValue(text, "payments_recorded_total", "{processor=\"fallback\"}"),
+              gc: { minor: gcPauses(text, "minor"), major: gcPauses(text, "major") }
             })
           ),
           Effect.ignore
@@ -288,6 +295,10 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   yield* options.log(`ready after ${tries} ${tries === 1 ? "try" : "tries"} of GET /payments-summary`)
 
   const scenarioStartedAt = yield* Clock.currentTimeMillis
+  const throttleSampler = yield* makeThrottleSampler(limits.groups, {
+    interval: "1 second",
+    startedAt: scenarioStartedAt
+  })
   const scraped = options.backend._tag === "Service"
     ? yield* scrapeInstances(instances, scenarioStartedAt, options.scrapeInterval)
     : { samples: [] as Array<InstanceSample> }
@@ -300,6 +311,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     Effect.provide(ScenarioHttp.layer)
   )
   yield* sampler.sampleNow
+  const throttling = yield* throttleSampler.finish
   const healthCalls = options.backend._tag === "Service"
     ? yield* countHealthCalls(instances, (result.endedAt - scenarioStartedAt) / 60_000)
     : undefined
@@ -312,12 +324,16 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   }
 
   const cgroups = yield* Effect.forEach(limits.groups, ([service, group]) =>
-    Effect.map(group.usage, (usage) => ({
-      service,
-      limitMiB: group.memoryBytes / 2 ** 20,
-      peakMiB: usage.peakBytes === undefined ? undefined : usage.peakBytes / 2 ** 20,
-      oomKills: usage.oomKills
-    })))
+    Effect.map(group.usage, (usage) => {
+      const cpu = throttling.totals.get(service)
+      return {
+        service,
+        limitMiB: group.memoryBytes / 2 ** 20,
+        peakMiB: usage.peakBytes === undefined ? undefined : usage.peakBytes / 2 ** 20,
+        oomKills: usage.oomKills,
+        ...(cpu === undefined ? {} : { cpu })
+      }
+    }))
 
   const input = {
     profile,
@@ -352,6 +368,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       seconds: result.recorder.seconds((t) => vusAt(profile, t)),
       instances: scraped.samples,
       processes: (yield* sampler.samples).map((s) => ({ ...s, t: s.t - offset })).filter((s) => s.t >= 0),
+      ...(limits.groups.size === 0 ? {} : { throttling: throttling.samples }),
       stages: profile.stages.filter((s) => s.at < profile.duration),
       checks: result.checks
     }

@@ -132,6 +132,8 @@ export interface LimitGroup {
   readonly directories: ReadonlyArray<string>
   /** What the kernel charged the group so far: its peak memory (page cache included, as Docker counts it) and OOM kills. */
   readonly usage: Effect.Effect<CgroupUsage>
+  /** The CFS quota's effect so far; undefined where `cpu.stat` cannot be read. */
+  readonly throttling: Effect.Effect<CpuThrottling | undefined>
 }
 
 export interface CgroupUsage {
@@ -145,6 +147,31 @@ const readNumber = (path: string) =>
     const value = Number(text?.trim())
     return text === undefined || !Number.isFinite(value) ? undefined : value
   })
+
+/** Counters of the CFS quota since the group was made. */
+export interface CpuThrottling {
+  /** Periods (100 ms each) in which the group had a thread ready to run. */
+  readonly periods: number
+  /** Periods in which it used up its quota and its threads were stopped until the next period. */
+  readonly throttledPeriods: number
+  /** How long its threads were stopped, added up over the CPUs they were queued on, milliseconds. */
+  readonly throttledMs: number
+}
+
+/** The throttling counters of a `cpu.stat`: v1 counts `throttled_time` in nanoseconds, v2 `throttled_usec`. */
+export const cpuThrottlingOf = (text: string | undefined): CpuThrottling | undefined => {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name} (\\d+)$`, "m").exec(text ?? "")
+    return match === null ? undefined : Number(match[1])
+  }
+  const periods = field("nr_periods")
+  const throttledPeriods = field("nr_throttled")
+  const nanos = field("throttled_time")
+  const micros = field("throttled_usec")
+  if (periods === undefined || throttledPeriods === undefined) return undefined
+  const throttledMs = nanos !== undefined ? nanos / 1e6 : micros !== undefined ? micros / 1e3 : undefined
+  return throttledMs === undefined ? undefined : { periods, throttledPeriods, throttledMs }
+}
 
 /** The `oom_kill` count of a v1 `memory.oom_control` or a v2 `memory.events` file. */
 export const oomKillsOf = (text: string | undefined): number => Number(/^oom_kill (\d+)$/m.exec(text ?? "")?.[1] ?? 0)
@@ -325,7 +352,8 @@ export const makeLimitGroup = Effect.fn("Limits.makeLimitGroup")(
         usage: Effect.all({
           peakBytes: readNumber(join(directory, "memory.peak")),
           oomKills: Effect.map(readText(join(directory, "memory.events")), oomKillsOf)
-        })
+        }),
+        throttling: Effect.map(readText(join(directory, "cpu.stat")), cpuThrottlingOf)
       }
     }
 
@@ -356,7 +384,8 @@ export const makeLimitGroup = Effect.fn("Limits.makeLimitGroup")(
       usage: Effect.all({
         peakBytes: readNumber(join(memoryDirectory, "memory.max_usage_in_bytes")),
         oomKills: Effect.map(readText(join(memoryDirectory, "memory.oom_control")), oomKillsOf)
-      })
+      }),
+      throttling: Effect.map(readText(join(cpuDirectory, "cpu.stat")), cpuThrottlingOf)
     }
   }
 )

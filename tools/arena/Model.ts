@@ -123,6 +123,13 @@ export interface InstanceSample {
   readonly inFlight: number
   readonly recordedDefault: number
   readonly recordedFallback: number
+  /** Garbage collections since the instance started (`nodejs_gc_duration_seconds`): how many, and their pauses' sum. */
+  readonly gc?: { readonly minor: GcPauses; readonly major: GcPauses }
+}
+
+export interface GcPauses {
+  readonly count: number
+  readonly seconds: number
 }
 
 /** Resource use of one process the arena started, at time t. */
@@ -134,6 +141,16 @@ export interface ProcessSample {
   readonly anonMiB?: number
   /** Share of one core used since the previous sample, percent. */
   readonly cpuPercent: number
+}
+
+/** A second in which the CFS quota stopped a limited service (its cgroup's `cpu.stat`), at time t. */
+export interface ThrottleSample {
+  readonly t: number
+  readonly service: string
+  /** Periods of 100 ms in which the service used up its quota since the previous reading. */
+  readonly throttledPeriods: number
+  /** How long its threads were stopped, added up over the CPUs they were queued on, ms. */
+  readonly throttledMs: number
 }
 
 export interface CheckResult {
@@ -177,6 +194,8 @@ export interface ArenaReport {
       readonly limitMiB: number
       readonly peakMiB: number | undefined
       readonly oomKills: number
+      /** The CFS quota during the scenario: periods the service ran in, periods throttled, time stopped (ms). */
+      readonly cpu?: { readonly periods: number; readonly throttledPeriods: number; readonly throttledMs: number }
     }>
     /** Health endpoint calls the instances made during the run, per processor (from their /metrics). */
     readonly healthCalls?: { readonly default: number; readonly fallback: number; readonly minutes: number }
@@ -195,6 +214,8 @@ export interface ArenaReport {
     readonly seconds: ReadonlyArray<SecondSample>
     readonly instances: ReadonlyArray<InstanceSample>
     readonly processes: ReadonlyArray<ProcessSample>
+    /** Seconds in which a limited service was throttled; absent from runs without --limits. */
+    readonly throttling?: ReadonlyArray<ThrottleSample>
     readonly stages: ReadonlyArray<Stage>
     readonly checks: ReadonlyArray<CheckResult>
   }

@@ -2,7 +2,7 @@
  * The report's data: the charts drawn from an arena run, and each process's peaks. A little over 400 lines:
  * `pageData` lists every chart's specification in one place, in the order the page shows them.
  */
-import type { ArenaReport, InstanceSample, ProcessSample, Stage } from "./Model.ts"
+import type { ArenaReport, GcPauses, InstanceSample, ProcessSample, Stage } from "./Model.ts"
 
 type SeriesKind = "line" | "step" | "bars"
 
@@ -437,5 +437,30 @@ export const peaks = (processes: ReadonlyArray<ProcessSample>) => {
     anonMiB: peak.anonMiB,
     cpuPercent: peak.cpuPercent,
     cpuMean: peak.samples > 0 ? peak.cpuSum / peak.samples : 0
+  }))
+}
+
+type GcTotals = NonNullable<InstanceSample["gc"]>
+
+/**
+ * Each instance's garbage collections between its first and last sample that counted any: minor (scavenges) and
+ * major (mark-compact) pauses, which stop the instance's event loop.
+ */
+export const gcPausesOf = (instances: ReadonlyArray<InstanceSample>) => {
+  const span = new Map<string, { first: GcTotals; last: GcTotals }>()
+  for (const sample of instances) {
+    if (sample.gc === undefined || sample.gc.minor.count + sample.gc.major.count === 0) continue
+    const seen = span.get(sample.instance)
+    if (seen === undefined) span.set(sample.instance, { first: sample.gc, last: sample.gc })
+    else seen.last = sample.gc
+  }
+  const between = (first: GcPauses, last: GcPauses): GcPauses => ({
+    count: last.count - first.count,
+    seconds: last.seconds - first.seconds
+  })
+  return [...span].sort(([a], [b]) => a.localeCompare(b)).map(([instance, { first, last }]) => ({
+    instance,
+    minor: between(first.minor, last.minor),
+    major: between(first.major, last.major)
   }))
 }

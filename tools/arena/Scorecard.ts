@@ -1,7 +1,7 @@
 /** The arena's scorecard for the terminal. */
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
 import type { ArenaReport } from "./Model.ts"
-import { peaks } from "./ReportData.ts"
+import { gcPausesOf, peaks } from "./ReportData.ts"
 
 const ansi = (enabled: boolean) => {
   const wrap = (code: string) => (text: string) => enabled ? `\u001b[${code}m${text}\u001b[0m` : text
@@ -86,6 +86,22 @@ export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: 
         group.oomKills > 0 ? c.red(`  OOM-killed ${group.oomKills}×`) : ""
       }`
       return i === 0 ? line("cgroup memory", value) : continuation(value)
+    }),
+    // a group nothing ran in (postgres, with DATABASE_URL) has nothing to say
+    ...(meta.cgroups ?? []).flatMap((group) =>
+      group.cpu === undefined || group.cpu.periods === 0 ? [] : [{ service: group.service, ...group.cpu }]
+    )
+      .map((group, i) => {
+        const value = `${group.service.padEnd(nameWidth)}  throttled in ${integer(group.throttledPeriods)} of ${
+          integer(group.periods)
+        } periods, ${integer(group.throttledMs)} ms stopped`
+        return i === 0 ? line("cgroup CPU", value) : continuation(value)
+      }),
+    ...gcPausesOf(report.series.instances).map((gc, i) => {
+      const pauses = (kind: string, { count, seconds }: { count: number; seconds: number }) =>
+        `${kind} ${integer(count)} (${numberFormat(2).format(seconds)} s)`
+      const value = `${gc.instance.padEnd(nameWidth)}  ${pauses("minor", gc.minor)}, ${pauses("major", gc.major)}`
+      return i === 0 ? line("GC pauses", value) : continuation(value)
     })
   ]
   return lines.join("\n")

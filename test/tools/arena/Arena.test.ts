@@ -7,6 +7,7 @@ import { join, resolve } from "node:path"
 import { arena, type ArenaOptions } from "../../../tools/arena/Arena.ts"
 import type { ArenaReport } from "../../../tools/arena/Model.ts"
 import { customize, profiles } from "../../../tools/arena/Profiles.ts"
+import { gcPausesOf } from "../../../tools/arena/ReportData.ts"
 import { freePort } from "../../support/process.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
@@ -83,6 +84,9 @@ describe("the arena", () => {
         assert.strictEqual(report.meta.loadBalancer, "nginx")
         assert.strictEqual(report.series.checks.length, 8)
         assert.isTrue(report.series.instances.some((s) => s.instance === "app2" && s.recordedDefault > 0))
+        const gc = gcPausesOf(report.series.instances)
+        assert.sameMembers(gc.map((g) => g.instance), ["app1", "app2"], "GC counts read from /metrics")
+        assert.isTrue(gc.every((g) => g.minor.count > 0 && g.minor.seconds > 0), JSON.stringify(gc))
         assert.includeMembers([...new Set(report.series.processes.map((p) => p.process))], [
           "app1",
           "app2",

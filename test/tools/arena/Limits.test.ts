@@ -9,6 +9,7 @@ import { execPath, pid } from "node:process"
 import {
   type CgroupSupport,
   cpuQuota,
+  cpuThrottlingOf,
   detectCgroups,
   detectCgroupsAt,
   LimitsError,
@@ -97,6 +98,22 @@ describe("compose limits", () => {
     for (const input of ["", "MB", "110XB", "110 M B", "-1MB", "1e3", "110i", "0MB", "0.0001b", 1.5, -1, null]) {
       assert.isTrue(Result.isFailure(parseMemory(input)), `${input} is not a size`)
     }
+  })
+
+  it("reads the throttling counters of a v1 and a v2 cpu.stat, and nothing from anything else", () => {
+    assert.deepStrictEqual(
+      cpuThrottlingOf("nr_periods 3033\nnr_throttled 28\nthrottled_time 1320215998\n"),
+      { periods: 3033, throttledPeriods: 28, throttledMs: 1320.215998 }
+    )
+    assert.deepStrictEqual(
+      cpuThrottlingOf(
+        "usage_usec 8100\nuser_usec 6000\nsystem_usec 2100\nnr_periods 40\nnr_throttled 3\nthrottled_usec 91500\n"
+      ),
+      { periods: 40, throttledPeriods: 3, throttledMs: 91.5 }
+    )
+    assert.isUndefined(cpuThrottlingOf(undefined))
+    assert.isUndefined(cpuThrottlingOf("nr_periods 4\nnr_throttled 1\n"), "no throttled time")
+    assert.isUndefined(cpuThrottlingOf("usage_usec 8100\nthrottled_usec 5\n"), "no period counts")
   })
 
   it("cpus are a positive number or numeric string, turned into a CFS quota of a 100 ms period", () => {
@@ -237,9 +254,11 @@ describe.skipIf(reason !== undefined)(
         const percent = ((yield* ticks) - before) / 1.5
         assert.isBelow(percent, 35, `0.2 CPU allowed, used ${percent}%`)
         assert.isAbove(percent, 5, `it still runs, at ${percent}%`)
-        const cpuDirectory = group.directories[0]
-        const throttled = /nr_throttled (\d+)/.exec(yield* read(join(cpuDirectory, "cpu.stat")))
-        assert.isAbove(Number(throttled?.[1] ?? 0), 0, "the kernel throttled the group")
+        const throttling = yield* group.throttling
+        assert.isDefined(throttling, "cpu.stat is read")
+        assert.isAbove(throttling?.throttledPeriods ?? 0, 0, "the kernel throttled the group")
+        assert.isAtLeast(throttling?.periods ?? 0, throttling?.throttledPeriods ?? 0)
+        assert.isAbove(throttling?.throttledMs ?? 0, 0, "and counted how long it was stopped")
       }))
 
     // Reliable here: the hog is moved in before it allocates, fills 8 MiB buffers (touching every page) and is killed

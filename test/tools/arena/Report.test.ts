@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 import type { ArenaReport, InstanceSample } from "../../../tools/arena/Model.ts"
 import { writeReport } from "../../../tools/arena/Report.ts"
-import { pageData, recordedPerSecond } from "../../../tools/arena/ReportData.ts"
+import { gcPausesOf, pageData, recordedPerSecond } from "../../../tools/arena/ReportData.ts"
 import { renderHtml } from "../../../tools/arena/ReportPage.ts"
 import { renderScorecard } from "../../../tools/arena/Scorecard.ts"
 import { sampleReport } from "./fixtures/sampleReport.ts"
@@ -80,6 +80,35 @@ describe("renderScorecard", () => {
     assert.include(renderScorecard(sampleReport, { ansi: true }), "\u001b[1m")
   })
 
+  it("lists each cgroup's peak memory and CPU throttling, and no throttling for a group nothing ran in", () => {
+    const limited = renderScorecard({
+      ...sampleReport,
+      meta: {
+        ...sampleReport.meta,
+        cgroups: [
+          {
+            service: "app1",
+            limitMiB: 130,
+            peakMiB: 58.1,
+            oomKills: 0,
+            cpu: { periods: 3033, throttledPeriods: 28, throttledMs: 1320.2 }
+          },
+          {
+            service: "postgres",
+            limitMiB: 70,
+            peakMiB: 0,
+            oomKills: 0,
+            cpu: { periods: 0, throttledPeriods: 0, throttledMs: 0 }
+          }
+        ]
+      }
+    }).split("\n")
+    const cpu = limited.findIndex((line) => line.startsWith("  cgroup CPU"))
+    assert.match(limited[cpu], /^ {2}cgroup CPU +app1 +throttled in 28 of 3,033 periods, 1,320 ms stopped$/)
+    assert.strictEqual(cpu, limited.length - 1, "postgres ran nothing: no line of its own")
+    assert.include(limited.join("\n"), "postgres")
+  })
+
   it("leaves out the null floor and the processes when there are none, and flags a slush fund", () => {
     const bare = renderScorecard({
       ...bareReport,
@@ -89,6 +118,49 @@ describe("renderScorecard", () => {
     assert.notInclude(bare, "peak RSS")
     assert.include(bare, "-3  SLUSH FUND")
     assert.match(bare, /inconsistencies  0$/m)
+  })
+})
+
+describe("gcPausesOf", () => {
+  const at = (t: number, instance: string, gc?: InstanceSample["gc"]): InstanceSample => ({
+    t,
+    instance,
+    queueLength: 0,
+    inFlight: 0,
+    recordedDefault: 0,
+    recordedFallback: 0,
+    ...(gc === undefined ? {} : { gc })
+  })
+  const gc = (minor: number, minorSeconds: number, major: number, majorSeconds: number) => ({
+    minor: { count: minor, seconds: minorSeconds },
+    major: { count: major, seconds: majorSeconds }
+  })
+  const samples = [
+    at(0, "app1", gc(40, 0.05, 2, 0.01)),
+    at(0, "app2"),
+    at(5, "app1", gc(60, 0.08, 2, 0.01)),
+    at(5, "app2", gc(30, 0.04, 1, 0.02)),
+    // a scrape that found no GC series (an instance without Node's metrics) says nothing
+    at(10, "app2", gc(0, 0, 0, 0)),
+    at(10, "app1", gc(100, 0.25, 5, 0.11)),
+    at(15, "app2", gc(45, 0.1, 3, 0.05))
+  ]
+
+  it("counts each instance's collections from its first sample to its last, and shows them on the scorecard", () => {
+    const pauses = gcPausesOf(samples)
+    assert.deepStrictEqual(pauses.map((p) => [p.instance, p.minor.count, p.major.count]), [
+      ["app1", 60, 3],
+      ["app2", 15, 2]
+    ])
+    assert.closeTo(pauses[0].minor.seconds, 0.2, 1e-9)
+    assert.closeTo(pauses[1].major.seconds, 0.03, 1e-9)
+    const text = renderScorecard({ ...sampleReport, series: { ...sampleReport.series, instances: samples } })
+    assert.match(text, /^ {2}GC pauses +app1 +minor 60 \(0\.20 s\), major 3 \(0\.10 s\)$/m)
+    assert.match(text, /^ {19}app2 +minor 15 \(0\.06 s\), major 2 \(0\.03 s\)$/m)
+  })
+
+  it("is empty without GC counts", () => {
+    assert.deepStrictEqual(gcPausesOf(samples.map(({ gc: _gc, ...rest }) => rest)), [])
   })
 })
 
