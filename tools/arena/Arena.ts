@@ -93,7 +93,10 @@ const gcPauses = (text: string, kind: "minor" | "major") => ({
   seconds: metricValue(text, "nodejs_gc_duration_seconds_sum", `{kind="${kind}"}`)
 })
 
-/** Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics every `interval` seconds. */
+/**
+ * Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics every
+ * `interval` seconds.
+ */
 const scrapeInstances = (
   instances: ReadonlyArray<{ readonly name: string; readonly url: string }>,
   startedAt: number,

@@ -15,6 +15,7 @@ import { access, mkdir, readFile, rmdir, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { getuid, platform } from "node:process"
 import { parse } from "yaml"
+import type { CpuThrottling } from "./Model.ts"
 
 export interface ServiceLimit {
   readonly service: string
@@ -147,16 +148,6 @@ const readNumber = (path: string) =>
     const value = Number(text?.trim())
     return text === undefined || !Number.isFinite(value) ? undefined : value
   })
-
-/** Counters of the CFS quota since the group was made. */
-export interface CpuThrottling {
-  /** Periods (100 ms each) in which the group had a thread ready to run. */
-  readonly periods: number
-  /** Periods in which it used up its quota and its threads were stopped until the next period. */
-  readonly throttledPeriods: number
-  /** How long its threads were stopped, added up over the CPUs they were queued on, milliseconds. */
-  readonly throttledMs: number
-}
 
 /** The throttling counters of a `cpu.stat`: v1 counts `throttled_time` in nanoseconds, v2 `throttled_usec`. */
 export const cpuThrottlingOf = (text: string | undefined): CpuThrottling | undefined => {

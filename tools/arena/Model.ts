@@ -143,6 +143,16 @@ export interface ProcessSample {
   readonly cpuPercent: number
 }
 
+/** Counters of a cgroup's CFS quota (`cpu.stat`). */
+export interface CpuThrottling {
+  /** Periods (100 ms each) in which the group had a thread ready to run. */
+  readonly periods: number
+  /** Periods in which it used up its quota and its threads were stopped until the next period. */
+  readonly throttledPeriods: number
+  /** How long its threads were stopped, added up over the CPUs they were queued on, milliseconds. */
+  readonly throttledMs: number
+}
+
 /** A second in which the CFS quota stopped a limited service (its cgroup's `cpu.stat`), at time t. */
 export interface ThrottleSample {
   readonly t: number
@@ -194,8 +204,8 @@ export interface ArenaReport {
       readonly limitMiB: number
       readonly peakMiB: number | undefined
       readonly oomKills: number
-      /** The CFS quota during the scenario: periods the service ran in, periods throttled, time stopped (ms). */
-      readonly cpu?: { readonly periods: number; readonly throttledPeriods: number; readonly throttledMs: number }
+      /** The CFS quota's counters over the scenario. */
+      readonly cpu?: CpuThrottling
     }>
     /** Health endpoint calls the instances made during the run, per processor (from their /metrics). */
     readonly healthCalls?: { readonly default: number; readonly fallback: number; readonly minutes: number }

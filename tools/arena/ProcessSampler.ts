@@ -195,7 +195,7 @@ const readTrees = Effect.fnUntraced(function*(roots: Iterable<number>, childrenO
 /** CPU time comes in 10 ms ticks, so a shorter window between two readings of a name is noise: it is skipped. */
 const minimumWindowMillis = 100
 
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
+export const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
 
 /**
  * Samples the tracked processes every `interval` (the first right away) until the scope closes. Each sample is one

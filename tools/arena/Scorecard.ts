@@ -1,6 +1,6 @@
 /** The arena's scorecard for the terminal. */
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
-import type { ArenaReport } from "./Model.ts"
+import type { ArenaReport, GcPauses } from "./Model.ts"
 import { gcPausesOf, peaks } from "./ReportData.ts"
 
 const ansi = (enabled: boolean) => {
@@ -88,17 +88,17 @@ export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: 
       return i === 0 ? line("cgroup memory", value) : continuation(value)
     }),
     // a group nothing ran in (postgres, with DATABASE_URL) has nothing to say
-    ...(meta.cgroups ?? []).flatMap((group) =>
-      group.cpu === undefined || group.cpu.periods === 0 ? [] : [{ service: group.service, ...group.cpu }]
+    ...(meta.cgroups ?? []).flatMap(({ service, cpu }) =>
+      cpu === undefined || cpu.periods === 0 ? [] : [{ service, cpu }]
     )
-      .map((group, i) => {
-        const value = `${group.service.padEnd(nameWidth)}  throttled in ${integer(group.throttledPeriods)} of ${
-          integer(group.periods)
-        } periods, ${integer(group.throttledMs)} ms stopped`
+      .map(({ service, cpu }, i) => {
+        const value = `${service.padEnd(nameWidth)}  throttled in ${integer(cpu.throttledPeriods)} of ${
+          integer(cpu.periods)
+        } periods, ${integer(cpu.throttledMs)} ms stopped`
         return i === 0 ? line("cgroup CPU", value) : continuation(value)
       }),
     ...gcPausesOf(report.series.instances).map((gc, i) => {
-      const pauses = (kind: string, { count, seconds }: { count: number; seconds: number }) =>
+      const pauses = (kind: string, { count, seconds }: GcPauses) =>
         `${kind} ${integer(count)} (${numberFormat(2).format(seconds)} s)`
       const value = `${gc.instance.padEnd(nameWidth)}  ${pauses("minor", gc.minor)}, ${pauses("major", gc.major)}`
       return i === 0 ? line("GC pauses", value) : continuation(value)

@@ -4,8 +4,9 @@
  * then waits that long; the report keeps the seconds it happened in, to set beside each second's p99.
  */
 import { Clock, type Duration, Effect, Fiber, type Scope } from "effect"
-import type { CpuThrottling, LimitGroup } from "./Limits.ts"
-import type { ThrottleSample } from "./Model.ts"
+import type { LimitGroup } from "./Limits.ts"
+import type { CpuThrottling, ThrottleSample } from "./Model.ts"
+import { round } from "./ProcessSampler.ts"
 
 export interface ThrottleSampler {
   /** Reads once more and stops: the seconds in which a service was throttled, and each service's totals. */
@@ -14,8 +15,6 @@ export interface ThrottleSampler {
     readonly totals: ReadonlyMap<string, CpuThrottling>
   }>
 }
-
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
 
 /**
  * Reads every group's counters now and then every `interval` until `finish` (or the scope closes). A sample is one

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import type { CpuThrottling, LimitGroup } from "../../../tools/arena/Limits.ts"
+import type { LimitGroup } from "../../../tools/arena/Limits.ts"
+import type { CpuThrottling } from "../../../tools/arena/Model.ts"
 import { makeThrottleSampler } from "../../../tools/arena/Throttling.ts"
 
 /** A group whose cpu.stat is whatever the test last set; every other member fails the test if called. */
