@@ -1,8 +1,9 @@
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import { ScenarioHttp } from "../load/ScenarioHttp.ts"
+import { type MetricSample, parseExposition, sumOf } from "../metrics/Exposition.ts"
 import {
   freePort,
   officialReadiness,
@@ -83,19 +84,14 @@ const limitGroups = Effect.fn("Arena.limitGroups")(function*(options: ArenaOptio
   }
 })
 
-const metricValue = (text: string, name: string, labels = ""): number => {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `))
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
-}
-
-const gcPauses = (text: string, kind: "minor" | "major") => ({
-  count: metricValue(text, "nodejs_gc_duration_seconds_count", `{kind="${kind}"}`),
-  seconds: metricValue(text, "nodejs_gc_duration_seconds_sum", `{kind="${kind}"}`)
+const gcPauses = (metrics: ReadonlyArray<MetricSample>, kind: "minor" | "major") => ({
+  count: sumOf(metrics, "nodejs_gc_duration_seconds_count", { kind }),
+  seconds: sumOf(metrics, "nodejs_gc_duration_seconds_sum", { kind })
 })
 
 /**
- * Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics every
- * `interval` seconds.
+ * Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics at the
+ * start, every `interval` seconds (never in between when it is 0), and once more at `finish`.
  */
 const scrapeInstances = (
   instances: ReadonlyArray<{ readonly name: string; readonly url: string }>,
@@ -112,22 +108,25 @@ const scrapeInstances = (
             r.text()
           )
         ).pipe(
-          Effect.map((text) =>
+          Effect.map((text) => {
+            const metrics = parseExposition(text)
             samples.push({
               t,
               instance: instance.name,
-              queueLength: metricValue(text, "payment_queue_length"),
-              inFlight: metricValue(text, "payment_jobs_in_flight"),
-              recordedDefault: metricValue(text, "payments_recorded_total", "{processor=\"default\"}"),
-              recordedFallback: metricValue(text, "payments_recorded_total", "{processor=\"fallback\"}"),
-              gc: { minor: gcPauses(text, "minor"), major: gcPauses(text, "major") }
+              queueLength: sumOf(metrics, "payment_queue_length"),
+              inFlight: sumOf(metrics, "payment_jobs_in_flight"),
+              recordedDefault: sumOf(metrics, "payments_recorded_total", { processor: "default" }),
+              recordedFallback: sumOf(metrics, "payments_recorded_total", { processor: "fallback" }),
+              gc: { minor: gcPauses(metrics, "minor"), major: gcPauses(metrics, "major") }
             })
-          ),
+          }),
           Effect.ignore
         ), { concurrency: "unbounded", discard: true })
     })
-    const fiber = yield* Effect.forkScoped(Effect.repeat(scrape, Schedule.spaced(Duration.seconds(interval))))
-    return { samples, fiber }
+    const fiber = yield* Effect.forkScoped(
+      interval === 0 ? scrape : Effect.repeat(scrape, Schedule.spaced(Duration.seconds(interval)))
+    )
+    return { finish: Fiber.interrupt(fiber).pipe(Effect.andThen(scrape), Effect.as(samples)) }
   })
 
 /**
@@ -304,17 +303,22 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   })
   const scraped = options.backend._tag === "Service"
     ? yield* scrapeInstances(instances, scenarioStartedAt, options.scrapeInterval)
-    : { samples: [] as Array<InstanceSample> }
+    : { finish: Effect.succeed<ReadonlyArray<InstanceSample>>([]) }
   yield* options.log(
     `running the ${profile.name} scenario: ${profile.duration} s, up to ${profile.maxVus} VUs, ${options.instances} ` +
       `instance(s) of ${backendName(options.backend)}` +
-      (options.backend._tag === "Service" ? `, /metrics read every ${options.scrapeInterval} s` : "")
+      (options.backend._tag !== "Service"
+        ? ""
+        : options.scrapeInterval === 0
+        ? ", /metrics read at the start and the end"
+        : `, /metrics read every ${options.scrapeInterval} s`)
   )
   const result = yield* runScenario(profile, { backend, processors, initialToken: "123" }).pipe(
     Effect.provide(ScenarioHttp.layer)
   )
   yield* sampler.sampleNow
   const throttling = yield* throttleSampler.finish
+  const instanceSamples = yield* scraped.finish
   const healthCalls = options.backend._tag === "Service"
     ? yield* countHealthCalls(instances, (result.endedAt - scenarioStartedAt) / 60_000)
     : undefined
@@ -369,7 +373,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     ...(Option.isSome(options.floor) ? { nullFloor: options.floor.value } : {}),
     series: {
       seconds: result.recorder.seconds((t) => vusAt(profile, t)),
-      instances: scraped.samples,
+      instances: instanceSamples,
       processes: (yield* sampler.samples).map((s) => ({ ...s, t: s.t - offset })).filter((s) => s.t >= 0),
       ...(limits.groups.size === 0 ? {} : { throttling: throttling.samples }),
       stages: profile.stages.filter((s) => s.at < profile.duration),
@@ -392,10 +396,9 @@ const countHealthCalls = (instances: ReadonlyArray<{ readonly url: string }>, mi
       )
   ).pipe(
     Effect.map((texts) => {
+      const metrics = texts.map(parseExposition)
       const total = (processor: string) =>
-        texts.flatMap((text) => text.split("\n"))
-          .filter((line) => line.startsWith(`processor_health_calls_total{processor="${processor}"`))
-          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+        metrics.reduce((sum, samples) => sum + sumOf(samples, "processor_health_calls_total", { processor }), 0)
       return { default: total("default"), fallback: total("fallback"), minutes }
     })
   )

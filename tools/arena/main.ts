@@ -8,7 +8,8 @@
  * --limits applies docker-compose.yaml's `deploy.resources.limits` as cgroups (--compose FILE: another file's).
  * The instances run with the Dockerfile CMD's Node flags unless --node-flags replaces them.
  * --scrape-interval S: how often each instance's /metrics is read for the queue charts (default 5 s, Prometheus's
- * interval; each scrape costs an instance a few milliseconds of event loop that the official test does not take).
+ * interval; each scrape costs an instance a few milliseconds of event loop that the official test does not take);
+ * 0 reads it only at the scenario's start and end, for the GC and recorded totals.
  *
  * --no-build runs dist/ as it is, and refuses one that `pnpm build` did not make from the sources in the tree now.
  *
@@ -54,6 +55,7 @@ const { values } = parseArgs({
 })
 
 const PositiveInt = Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
+const NonNegativeInt = Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
 class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
 const usage = (message: string) =>
@@ -69,7 +71,9 @@ const program = Effect.gen(function*() {
       )
   const instances = (yield* decode("instances", values.instances)) ?? 2
   const port = (yield* decode("port", values.port)) ?? 9999
-  const scrapeInterval = (yield* decode("scrape-interval", values["scrape-interval"])) ?? 5
+  const scrapeInterval = yield* Schema.decodeUnknownEffect(NonNegativeInt)(values["scrape-interval"]).pipe(
+    Effect.mapError(() => usage(`--scrape-interval ${values["scrape-interval"]}: expected a whole number of seconds`))
+  )
   const vus = yield* decode("vus", values.vus)
   const duration = yield* decode("duration", values.duration)
   const timeline = values.timeline

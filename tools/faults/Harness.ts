@@ -1,6 +1,7 @@
 import { Clock, Duration, Effect, Fiber, FiberSet, Option, Schedule, type Scope } from "effect"
 import type { HttpServerError } from "effect/http"
 import { ScenarioHttp } from "../load/ScenarioHttp.ts"
+import { parseExposition, sumOf } from "../metrics/Exposition.ts"
 import {
   ensureRunning,
   freePort,
@@ -87,18 +88,10 @@ export const instanceEnv = (options: {
   LOG_LEVEL: "Warn"
 })
 
-/** Parses Prometheus text: the sum of `name`'s samples whose labels include `labels`. */
-export const metricValue = (text: string, name: string, labels: Readonly<Record<string, string>> = {}) => {
-  let sum = 0
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (match === null || match[1] !== name) continue
-    const found: Record<string, string> = {}
-    for (const pair of (match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) found[pair[1]] = pair[2]
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3])
-  }
-  return sum
+/** Payments queued or in flight at an instance, from its `/metrics` text. */
+export const backlogIn = (metricsText: string) => {
+  const samples = parseExposition(metricsText)
+  return sumOf(samples, "payment_queue_length") + sumOf(samples, "payment_jobs_in_flight")
 }
 
 const totals = (summary: Simulator.ProcessorSummary): Totals => ({
@@ -220,8 +213,7 @@ const makeWorld = (
   const busy = Effect.gen(function*() {
     let total = 0
     for (const instance of alive()) {
-      const text = yield* metrics(instance)
-      total += metricValue(text, "payment_queue_length") + metricValue(text, "payment_jobs_in_flight")
+      total += backlogIn(yield* metrics(instance))
     }
     return total
   })

@@ -7,13 +7,14 @@ import type { HttpServerError } from "effect/http"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { ScenarioHttp } from "../load/ScenarioHttp.ts"
+import { metricValue } from "../metrics/Exposition.ts"
 import type { ProcessError } from "../process/Processes.ts"
 import {
+  backlogIn,
   type FaultSetup,
   type Instance,
   type Load,
   type Measured,
-  metricValue,
   sameSummary,
   seconds,
   startWorld,
@@ -367,11 +368,7 @@ export const databaseDown: Scenario = {
     }).pipe(Effect.scoped)
 }
 
-const backlogOf = (world: World, instance: Instance) =>
-  Effect.map(
-    world.metrics(instance),
-    (text) => metricValue(text, "payment_queue_length") + metricValue(text, "payment_jobs_in_flight")
-  )
+const backlogOf = (world: World, instance: Instance) => Effect.map(world.metrics(instance), backlogIn)
 
 export const crashDurable: Scenario = {
   id: "6a",

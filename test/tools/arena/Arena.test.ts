@@ -68,7 +68,7 @@ describe("the arena", () => {
     () =>
       Effect.gen(function*() {
         // the instances run dist/main.js, which the suite's global setup built (test/support/bundle.ts)
-        const { lines, options: run } = yield* options({ instances: 2 })
+        const { lines, options: run } = yield* options({ instances: 2, scrapeInterval: 0 })
         const report = yield* arena(run)
         const card = report.scorecard
         assert.strictEqual(
@@ -83,7 +83,9 @@ describe("the arena", () => {
         assert.isAbove(card.fallback.payments, 0, "default is too slow for the last tenth of the smoke timeline")
         assert.strictEqual(report.meta.loadBalancer, "nginx")
         assert.strictEqual(report.series.checks.length, 8)
-        assert.isTrue(report.series.instances.some((s) => s.instance === "app2" && s.recordedDefault > 0))
+        const scrapes = report.series.instances
+        assert.deepStrictEqual(scrapes.map((s) => s.instance).sort(), ["app1", "app1", "app2", "app2"], "start and end")
+        assert.isTrue(scrapes.some((s) => s.instance === "app2" && s.recordedDefault > 0))
         const gc = gcPausesOf(report.series.instances)
         assert.sameMembers(gc.map((g) => g.instance), ["app1", "app2"], "GC counts read from /metrics")
         assert.isTrue(gc.every((g) => g.minor.count > 0 && g.minor.seconds > 0), JSON.stringify(gc))
