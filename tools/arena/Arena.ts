@@ -91,7 +91,8 @@ const gcPauses = (metrics: ReadonlyArray<MetricSample>, kind: "minor" | "major")
 
 /**
  * Reads queue depth, in-flight jobs, recorded payments and garbage collections from each instance's /metrics at the
- * start, every `interval` seconds (never in between when it is 0), and once more at `finish`.
+ * start, every `interval` seconds (never in between when it is 0), and once more at `finish`, which also hands back
+ * that last reading's samples per instance (none for an instance that did not answer).
  */
 const scrapeInstances = (
   instances: ReadonlyArray<{ readonly name: string; readonly url: string }>,
@@ -102,7 +103,7 @@ const scrapeInstances = (
     const samples: Array<InstanceSample> = []
     const scrape = Effect.gen(function*() {
       const t = ((yield* Clock.currentTimeMillis) - startedAt) / 1000
-      yield* Effect.forEach(instances, (instance) =>
+      return yield* Effect.forEach(instances, (instance) =>
         Effect.tryPromise(() =>
           fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(900) }).then((r) =>
             r.text()
@@ -119,15 +120,27 @@ const scrapeInstances = (
               recordedFallback: sumOf(metrics, "payments_recorded_total", { processor: "fallback" }),
               gc: { minor: gcPauses(metrics, "minor"), major: gcPauses(metrics, "major") }
             })
+            return metrics
           }),
-          Effect.ignore
-        ), { concurrency: "unbounded", discard: true })
+          Effect.orElseSucceed((): ReadonlyArray<MetricSample> => [])
+        ), { concurrency: "unbounded" })
     })
     const fiber = yield* Effect.forkScoped(
       interval === 0 ? scrape : Effect.repeat(scrape, Schedule.spaced(Duration.seconds(interval)))
     )
-    return { finish: Fiber.interrupt(fiber).pipe(Effect.andThen(scrape), Effect.as(samples)) }
+    return {
+      finish: Fiber.interrupt(fiber).pipe(
+        Effect.andThen(scrape),
+        Effect.map((last): ScrapedInstances => ({ samples, last }))
+      )
+    }
   })
+
+interface ScrapedInstances {
+  readonly samples: ReadonlyArray<InstanceSample>
+  /** The last reading's samples, one list per instance. */
+  readonly last: ReadonlyArray<ReadonlyArray<MetricSample>>
+}
 
 /**
  * One arena run: processor simulators, the backend's instances (behind nginx when there are two or more), a
@@ -303,7 +316,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   })
   const scraped = options.backend._tag === "Service"
     ? yield* scrapeInstances(instances, scenarioStartedAt, options.scrapeInterval)
-    : { finish: Effect.succeed<ReadonlyArray<InstanceSample>>([]) }
+    : { finish: Effect.succeed<ScrapedInstances>({ samples: [], last: [] }) }
   yield* options.log(
     `running the ${profile.name} scenario: ${profile.duration} s, up to ${profile.maxVus} VUs, ${options.instances} ` +
       `instance(s) of ${backendName(options.backend)}` +
@@ -318,9 +331,9 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   )
   yield* sampler.sampleNow
   const throttling = yield* throttleSampler.finish
-  const instanceSamples = yield* scraped.finish
+  const scrapes = yield* scraped.finish
   const healthCalls = options.backend._tag === "Service"
-    ? yield* countHealthCalls(instances, (result.endedAt - scenarioStartedAt) / 60_000)
+    ? healthCallsIn(scrapes.last, (result.endedAt - scenarioStartedAt) / 60_000)
     : undefined
   if (healthCalls !== undefined) {
     yield* options.log(
@@ -373,7 +386,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     ...(Option.isSome(options.floor) ? { nullFloor: options.floor.value } : {}),
     series: {
       seconds: result.recorder.seconds((t) => vusAt(profile, t)),
-      instances: instanceSamples,
+      instances: scrapes.samples,
       processes: (yield* sampler.samples).map((s) => ({ ...s, t: s.t - offset })).filter((s) => s.t >= 0),
       ...(limits.groups.size === 0 ? {} : { throttling: throttling.samples }),
       stages: profile.stages.filter((s) => s.at < profile.duration),
@@ -386,22 +399,12 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   return report
 })
 
-/** Sums processor_health_calls_total over the instances' /metrics. */
-const countHealthCalls = (instances: ReadonlyArray<{ readonly url: string }>, minutes: number) =>
-  Effect.forEach(
-    instances,
-    (instance) =>
-      Effect.tryPromise(() => fetch(`${instance.url}/metrics`).then((r) => r.text())).pipe(
-        Effect.orElseSucceed(() => "")
-      )
-  ).pipe(
-    Effect.map((texts) => {
-      const metrics = texts.map(parseExposition)
-      const total = (processor: string) =>
-        metrics.reduce((sum, samples) => sum + sumOf(samples, "processor_health_calls_total", { processor }), 0)
-      return { default: total("default"), fallback: total("fallback"), minutes }
-    })
-  )
+/** Sums processor_health_calls_total over the instances' last readings of /metrics. */
+const healthCallsIn = (readings: ReadonlyArray<ReadonlyArray<MetricSample>>, minutes: number) => {
+  const total = (processor: string) =>
+    readings.reduce((sum, samples) => sum + sumOf(samples, "processor_health_calls_total", { processor }), 0)
+  return { default: total("default"), fallback: total("fallback"), minutes }
+}
 
 /** Runs the arena in its own scope: closing it stops every process the run started. */
 export const arena = (options: ArenaOptions) => Effect.scoped(runArena(options))

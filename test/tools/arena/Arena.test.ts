@@ -86,6 +86,8 @@ describe("the arena", () => {
         const scrapes = report.series.instances
         assert.deepStrictEqual(scrapes.map((s) => s.instance).sort(), ["app1", "app1", "app2", "app2"], "start and end")
         assert.isTrue(scrapes.some((s) => s.instance === "app2" && s.recordedDefault > 0))
+        const health = report.meta.healthCalls
+        assert.isTrue(health !== undefined && health.default > 0 && health.fallback > 0, JSON.stringify(health))
         const gc = gcPausesOf(report.series.instances)
         assert.sameMembers(gc.map((g) => g.instance), ["app1", "app2"], "GC counts read from /metrics")
         assert.isTrue(gc.every((g) => g.minor.count > 0 && g.minor.seconds > 0), JSON.stringify(gc))
