@@ -11,6 +11,10 @@
  * interval; each scrape costs an instance a few milliseconds of event loop that the official test does not take);
  * 0 reads it only at the scenario's start and end, for the GC and recorded totals.
  *
+ * `pnpm arena` runs this file under `node --max-semi-space-size=2`: with V8's default young generation the load
+ * generator's own scavenges stopped it for 40-70 ms every few seconds, and the answers that came in meanwhile were
+ * timed late by as much; with 2 MB they stop it for at most ~9 ms.
+ *
  * --no-build runs dist/ as it is, and refuses one that `pnpm build` did not make from the sources in the tree now.
  *
  * Runs the official test's scenario locally against the built service and writes arena-report.html/.json.
@@ -63,6 +67,13 @@ const usage = (message: string) =>
 
 const program = Effect.gen(function*() {
   if (!isProfileName(values.profile)) return yield* usage(`unknown profile ${values.profile}`)
+  if (!process.execArgv.some((flag) => flag.startsWith("--max-semi-space-size"))) {
+    yield* Console.log(
+      "warning: the load generator runs with V8's default young generation, whose scavenges can stop it for tens " +
+        "of ms and every answer it times in that moment is late by as much: `pnpm arena` runs it with " +
+        "--max-semi-space-size=2"
+    )
+  }
   const decode = (name: string, value: string | undefined) =>
     value === undefined
       ? Effect.undefined
