@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { resolve } from "node:path"
 import { request } from "undici"
+import { waitHttp } from "../../../tools/process/Processes.ts"
 import { freePort, startNode } from "../../support/process.ts"
 
 const script = resolve(import.meta.dirname, "../../../tools/arena/NullBackend.ts")
@@ -21,9 +22,8 @@ describe("the null backend", () => {
       Effect.gen(function*() {
         const port = yield* freePort
         yield* startNode(script, { PORT: String(port) })
-        const summary = yield* call(port, "GET", "/payments-summary").pipe(
-          Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 50 })
-        )
+        yield* waitHttp(`http://127.0.0.1:${port}/payments-summary`, { watch: [], timeout: 10_000 })
+        const summary = yield* call(port, "GET", "/payments-summary")
         assert.strictEqual(summary.status, 200)
         assert.deepStrictEqual(JSON.parse(summary.text), {
           default: { totalRequests: 0, totalAmount: 0 },
