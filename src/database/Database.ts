@@ -38,10 +38,13 @@ export const clientLayer = (settings: DatabaseSettings) =>
           ...Option.match(settings.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
         })
       case "Embedded": {
-        const { startEmbeddedPostgres } = yield* Effect.promise(() => import("./EmbeddedPostgres.ts"))
+        const { defaultTemplatePath, startEmbeddedPostgres } = yield* Effect.promise(() =>
+          import("./EmbeddedPostgres.ts")
+        )
         const path = yield* startEmbeddedPostgres({
           dataDir: settings.dataDir,
-          maxConnections: settings.poolSize + 1
+          maxConnections: settings.poolSize + 1,
+          templatePath: yield* defaultTemplatePath
         })
         yield* Effect.logInfo("no database configured: using an embedded PGlite").pipe(
           Effect.annotateLogs({ dataDir: Option.getOrElse(settings.dataDir, () => "memory") })

@@ -51,6 +51,7 @@ export const postPayment = (port: number, correlationId: string) =>
  */
 export const waitReady = (port: number, service: Running) => {
   const alive = () => service.child.exitCode === null && service.child.signalCode === null
+  const startedAt = performance.now()
   return Effect.tryPromise(() =>
     fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok ? r.status : Promise.reject(r.status))
   ).pipe(
@@ -64,7 +65,9 @@ export const waitReady = (port: number, service: Running) => {
           Effect.andThen(() =>
             Effect.die(
               new Error(
-                `not ready (exit code ${service.child.exitCode}, signal ${service.child.signalCode}): ${service.output()}`
+                `not ready after ${
+                  ((performance.now() - startedAt) / 1000).toFixed(1)
+                } s (exit code ${service.child.exitCode}, signal ${service.child.signalCode}): ${service.output()}`
               )
             )
           )
