@@ -13,6 +13,7 @@ import {
   waitHttp,
   waitTcp
 } from "../process/Processes.ts"
+import { watchGeneratorGc } from "./GeneratorGc.ts"
 import { readImage } from "./Image.ts"
 import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
 import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
@@ -326,9 +327,11 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         ? ", /metrics read at the start and the end"
         : `, /metrics read every ${options.scrapeInterval} s`)
   )
+  const generatorGc = yield* watchGeneratorGc
   const result = yield* runScenario(profile, { backend, processors, initialToken: "123" }).pipe(
     Effect.provide(ScenarioHttp.layer)
   )
+  const generatorPauses = yield* generatorGc.finish
   yield* sampler.sampleNow
   const throttling = yield* throttleSampler.finish
   const scrapes = yield* scraped.finish
@@ -378,7 +381,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       database,
       limits: limits.description,
       ...(cgroups.length === 0 ? {} : { cgroups }),
-      ...(healthCalls === undefined ? {} : { healthCalls })
+      ...(healthCalls === undefined ? {} : { healthCalls }),
+      generatorGc: generatorPauses
     },
     scorecard,
     official: officialJson(input, scorecard),

@@ -132,6 +132,16 @@ export interface GcPauses {
   readonly seconds: number
 }
 
+export interface GeneratorGcPauses extends GcPauses {
+  readonly longestMs: number
+}
+
+/** The load generator's own collections over the scenario, minor (scavenges) and major (every other kind). */
+export interface GeneratorGc {
+  readonly minor: GeneratorGcPauses
+  readonly major: GeneratorGcPauses
+}
+
 /** Resource use of one process the arena started, at time t. */
 export interface ProcessSample {
   readonly t: number
@@ -209,6 +219,8 @@ export interface ArenaReport {
     }>
     /** Health endpoint calls the instances made during the run, per processor (from their /metrics). */
     readonly healthCalls?: { readonly default: number; readonly fallback: number; readonly minutes: number }
+    /** The load generator's own collections during the scenario: the answers it times through them arrive late. */
+    readonly generatorGc?: GeneratorGc
   }
   readonly scorecard: Scorecard
   /** The official final-results.json fields. */

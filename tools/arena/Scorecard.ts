@@ -1,12 +1,20 @@
 /** The arena's scorecard for the terminal. */
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
-import type { ArenaReport, GcPauses } from "./Model.ts"
+import type { ArenaReport, GcPauses, GeneratorGc } from "./Model.ts"
 import { gcPausesOf, peaks } from "./ReportData.ts"
 
 const ansi = (enabled: boolean) => {
   const wrap = (code: string) => (text: string) => enabled ? `\u001b[${code}m${text}\u001b[0m` : text
   return { bold: wrap("1"), red: wrap("31"), yellow: wrap("33"), green: wrap("32"), dim: wrap("2") }
 }
+
+const generatorPauses = (gc: GeneratorGc) =>
+  (["minor", "major"] as const).map((kind) => {
+    const { count, longestMs, seconds } = gc[kind]
+    return `${kind} ${integer(count)} (${numberFormat(2).format(seconds)} s, longest ${
+      numberFormat(1).format(longestMs)
+    } ms)`
+  }).join(", ")
 
 /** A compact, aligned scorecard for the terminal; ANSI colours only when `ansi: true`. */
 export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: boolean } = {}): string => {
@@ -102,7 +110,8 @@ export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: 
         `${kind} ${integer(count)} (${numberFormat(2).format(seconds)} s)`
       const value = `${gc.instance.padEnd(nameWidth)}  ${pauses("minor", gc.minor)}, ${pauses("major", gc.major)}`
       return i === 0 ? line("GC pauses", value) : continuation(value)
-    })
+    }),
+    ...(meta.generatorGc === undefined ? [] : [line("generator GC", generatorPauses(meta.generatorGc))])
   ]
   return lines.join("\n")
 }

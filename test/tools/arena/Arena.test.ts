@@ -91,6 +91,8 @@ describe("the arena", () => {
         const gc = gcPausesOf(report.series.instances)
         assert.sameMembers(gc.map((g) => g.instance), ["app1", "app2"], "GC counts read from /metrics")
         assert.isTrue(gc.every((g) => g.minor.count > 0 && g.minor.seconds > 0), JSON.stringify(gc))
+        const generatorGc = report.meta.generatorGc
+        assert.isTrue(generatorGc !== undefined && generatorGc.minor.count > 0, JSON.stringify(generatorGc))
         assert.includeMembers([...new Set(report.series.processes.map((p) => p.process))], [
           "app1",
           "app2",

@@ -109,6 +109,24 @@ describe("renderScorecard", () => {
     assert.include(limited.join("\n"), "postgres")
   })
 
+  it("shows the load generator's own collections, each kind's count, total and longest pause", () => {
+    const withGc = renderScorecard({
+      ...sampleReport,
+      meta: {
+        ...sampleReport.meta,
+        generatorGc: {
+          minor: { count: 1328, seconds: 3.204, longestMs: 8.91 },
+          major: { count: 12, seconds: 0.287, longestMs: 58 }
+        }
+      }
+    })
+    assert.match(
+      withGc,
+      /^ {2}generator GC +minor 1,328 \(3\.20 s, longest 8\.9 ms\), major 12 \(0\.29 s, longest 58\.0 ms\)$/m
+    )
+    assert.notInclude(text, "generator GC")
+  })
+
   it("leaves out the null floor and the processes when there are none, and flags a slush fund", () => {
     const bare = renderScorecard({
       ...bareReport,
