@@ -59,9 +59,9 @@ const create = (dataDir: string, loadDataDir?: Blob) =>
   })
 
 /**
- * A new in-memory PGlite runs initdb, most of its start-up (here 6 of 8 s of CPU, and 1.2 GB at its peak). The
- * data directory initdb leaves is therefore saved once, as a tarball at `templatePath`, and later starts load it
- * instead. A template that cannot be read or loaded is replaced; one that cannot be saved is only not saved.
+ * A new in-memory PGlite runs initdb, most of its start-up: loading the data directory initdb left instead spares
+ * 5.5 of the 10.9 s of CPU a service start took here. It is saved once, as a tarball at `templatePath`, and later
+ * starts load it. A template that cannot be read or loaded is replaced; one that cannot be saved is only not saved.
  */
 const openInMemory = Effect.fnUntraced(function*(templatePath: string) {
   const template = yield* Effect.option(Effect.tryPromise(() => readFile(templatePath)))

@@ -31,6 +31,12 @@ const pauses = ({ count, longestMs, ms }: Tally): GeneratorGcPauses => ({
 /** The kind of a `gc` performance entry (`NODE_PERFORMANCE_GC_*`), which Node's types leave out of the entry's. */
 const kindOf = (entry: PerformanceEntry) => (entry as { readonly detail?: NodeGCPerformanceDetail }).detail?.kind
 
+const addAll = (entries: ReadonlyArray<PerformanceEntry>, minor: Tally, major: Tally) => {
+  for (const entry of entries) {
+    add(kindOf(entry) === constants.NODE_PERFORMANCE_GC_MINOR ? minor : major, entry.duration)
+  }
+}
+
 /**
  * Counts this process's collections from now until `finish` (or the scope closes): scavenges as minor, every other
  * kind (mark-compact, incremental marking, weak callbacks) as major.
@@ -41,11 +47,7 @@ export const watchGeneratorGc: Effect.Effect<{ readonly finish: Effect.Effect<Ge
     const major = tally()
     const observer = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const observer = new PerformanceObserver((list) => {
-          for (const entry of list.getEntries()) {
-            add(kindOf(entry) === constants.NODE_PERFORMANCE_GC_MINOR ? minor : major, entry.duration)
-          }
-        })
+        const observer = new PerformanceObserver((list) => addAll(list.getEntries(), minor, major))
         observer.observe({ entryTypes: ["gc"] })
         return observer
       }),
@@ -54,9 +56,7 @@ export const watchGeneratorGc: Effect.Effect<{ readonly finish: Effect.Effect<Ge
     return {
       finish: Effect.sync(() => {
         // entries are delivered in batches: what is still buffered counts too
-        for (const entry of observer.takeRecords()) {
-          add(kindOf(entry) === constants.NODE_PERFORMANCE_GC_MINOR ? minor : major, entry.duration)
-        }
+        addAll(observer.takeRecords(), minor, major)
         observer.disconnect()
         return { minor: pauses(minor), major: pauses(major) }
       })
