@@ -101,17 +101,20 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** The fiber waiting for it was interrupted: nothing to answer, the connection is dropped. */
   cancel() {
-    if (this.ended) return
-    this.ended = true
-    clearTimeout(this.timer)
-    this.controller?.abort(new Error("request interrupted"))
+    if (this.settle()) this.controller?.abort(new Error("request interrupted"))
   }
 
   private end(status: number, body: string) {
+    if (!this.settle()) return false
+    this.resume(Effect.succeed({ status, ms: performance.now() - this.startedAt, body }))
+    return true
+  }
+
+  /** Marks the exchange ended and withdraws its timer; false when it had ended already. */
+  private settle() {
     if (this.ended) return false
     this.ended = true
     clearTimeout(this.timer)
-    this.resume(Effect.succeed({ status, ms: performance.now() - this.startedAt, body }))
     return true
   }
 }
