@@ -11,6 +11,7 @@ const slow = [
   "test/infra/**",
   "test/tools/arena/**",
   "test/tools/faults/**",
+  "test/tools/process/PgliteServer.test.ts",
   "test/observability/Tracing.test.ts",
   "test/processors/ProcessorHealth.test.ts",
   "test/scripts/builtins-plugin.test.ts",

@@ -11,6 +11,11 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
   readonly cause: unknown
 }> {}
 
+/** Where the embedded database is served: a unix socket, or a TCP address. */
+export type Listen =
+  | { readonly path: string }
+  | { readonly host: string; readonly port: number }
+
 /**
  * Starts an in-process PostgreSQL (PGlite) and serves it on a private unix socket, so the regular PgClient talks
  * to it exactly as it talks to a real server. Returns the socket path; everything stops when the scope closes.
@@ -29,28 +34,41 @@ export const startEmbeddedPostgres = Effect.fn("EmbeddedPostgres.start")(
       }),
       (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
     )
-    const db = yield* Effect.acquireRelease(
-      Option.match(options.dataDir, {
-        onNone: () => Option.match(options.templatePath, { onNone: () => create("memory://"), onSome: openInMemory }),
-        onSome: (dataDir) => create(dataDir)
-      }),
-      (db) => Effect.promise(() => db.close()).pipe(Effect.timeoutOption("2 seconds"))
-    )
     const path = join(directory, ".s.PGSQL.5432")
-    yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => {
-          const server = new PGLiteSocketServer({ db, path, maxConnections: options.maxConnections })
-          return server.start().then(() => server)
-        },
-        catch: (cause) => new EmbeddedPostgresError({ message: "cannot serve PGlite on a unix socket", cause })
-      }),
-      // stop() waits for every client to hang up, which a connection cut off mid-query never does
-      (server) => Effect.promise(() => server.stop()).pipe(Effect.timeoutOption("1 second"))
-    )
+    yield* serveEmbeddedPostgres({ ...options, listen: { path } })
     return path
   }
 )
+
+/**
+ * Starts PGlite and serves it at `listen` until the scope closes: what `startEmbeddedPostgres` does on its socket,
+ * and what several processes sharing one embedded database (the tests, the fault matrix, the arena) get over TCP.
+ */
+export const serveEmbeddedPostgres = Effect.fnUntraced(function*(options: {
+  readonly dataDir: Option.Option<string>
+  readonly maxConnections: number
+  readonly templatePath: Option.Option<string>
+  readonly listen: Listen
+}) {
+  const db = yield* Effect.acquireRelease(
+    Option.match(options.dataDir, {
+      onNone: () => Option.match(options.templatePath, { onNone: () => create("memory://"), onSome: openInMemory }),
+      onSome: (dataDir) => create(dataDir)
+    }),
+    (db) => Effect.promise(() => db.close()).pipe(Effect.timeoutOption("2 seconds"))
+  )
+  yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => {
+        const server = new PGLiteSocketServer({ db, ...options.listen, maxConnections: options.maxConnections })
+        return server.start().then(() => server)
+      },
+      catch: (cause) => new EmbeddedPostgresError({ message: "cannot serve PGlite", cause })
+    }),
+    // stop() waits for every client to hang up, which a connection cut off mid-query never does
+    (server) => Effect.promise(() => server.stop()).pipe(Effect.timeoutOption("1 second"))
+  )
+})
 
 const create = (dataDir: string, loadDataDir?: Blob) =>
   Effect.tryPromise({

@@ -39,13 +39,14 @@ export const configWithIsolatedDatabase = (
 
 /**
  * A database several service processes can share: a fresh schema on DATABASE_URL, or else a PGlite served over
- * TCP by a child process. Returns its URL; everything is removed when the scope closes.
+ * TCP by a child process (`tools/process/PgliteServer.ts`). Returns its URL; everything is removed when the scope
+ * closes.
  */
 export const sharedDatabaseUrl = Effect.gen(function*() {
   const settings = yield* isolatedDatabase
   if (settings._tag === "Url") return Redacted.value(settings.url)
   const port = yield* freePort
-  const server = yield* startNode("node_modules/@electric-sql/pglite-socket/dist/scripts/server.js", {}, [
+  const server = yield* startNode("tools/process/PgliteServer.ts", {}, [
     "--port",
     String(port),
     "--host",

@@ -207,7 +207,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
           name: "database",
           command: node,
           args: [
-            join(root, "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"),
+            join(root, "tools/process/PgliteServer.ts"),
             "--port",
             String(port),
             "--host",
@@ -223,7 +223,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       )
       yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "30 seconds" })
       databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
-      database = "embedded PGlite (pglite-socket), shared by every instance"
+      database = "embedded PGlite (tools/process/PgliteServer.ts), shared by every instance"
     }
   }
 

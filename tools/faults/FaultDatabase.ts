@@ -19,7 +19,7 @@ export const startPglite = (dir: string, env: Readonly<Record<string, string | u
       name: "pglite",
       command: globalThis.process.execPath,
       args: [
-        "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js",
+        "tools/process/PgliteServer.ts",
         "--port",
         String(port),
         "--host",
