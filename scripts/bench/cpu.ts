@@ -1,12 +1,15 @@
 /**
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
- *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference] [--node-flags="..."]
- *                  [--rounds 1] [--together]
+ *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference,intake]
+ *                  [--node-flags="..."] [--rounds 1] [--together]
  *                  [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first: a dist/ built from other sources is refused) with the
  * Dockerfile's Node flags (unless --node-flags replaces them) and the ENV of its runtime stage; with DATABASE_URL set
  * it uses that PostgreSQL, else PGlite.
+ * The intake target is the service taking payments and forwarding none: its processors accept connections and never
+ * answer, and one worker waits on them. Its CPU per POST, beside the null backend's, is what the HTTP intake costs
+ * (request, validation, queue, 202) against plain Node answering 202.
  * With --callgrind each target runs under `valgrind --tool=callgrind` and the figure is instructions per payment,
  * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
  * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
@@ -28,6 +31,7 @@ import * as hdr from "hdr-histogram-js"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer, type Socket } from "node:net"
 import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs, promisify } from "node:util"
@@ -60,7 +64,7 @@ const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const rounds = Number(values.rounds)
 const together = values.together
 if (together && callgrind) throw new Error("--together measures CPU time; --callgrind counts each target alone")
-const targetNames = ["service", "null", "reference"] as const
+const targetNames = ["service", "null", "reference", "intake"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
 for (const name of only) {
@@ -130,7 +134,11 @@ const stop = async (child: ChildProcess) => {
   clearTimeout(timer)
 }
 
-const stopAll = () => Promise.all([...children].map(stop))
+const stopAll = async () => {
+  await Promise.all([...children].map(stop))
+  const silent = await blackhole
+  silent?.close()
+}
 
 process.on("SIGINT", () => {
   console.error("\ninterrupted: stopping the child processes")
@@ -196,13 +204,15 @@ const simulatorTotal = async (simulator: Simulator) => {
   return (JSON.parse(text) as { totalRequests: number }).totalRequests
 }
 
+const forwardsNothing = (target: TargetName) => target === "null" || target === "intake"
+
 /**
  * The simulators' counts once they have stopped growing (two equal reads 0.5 s apart, at most `drainMs` later): the
  * payments a target still holds when its load ends are part of its work. The null backend forwards nothing.
  */
 const settled = async (simulators: ReadonlyArray<Simulator>, target: TargetName) => {
   let counts = await Promise.all(simulators.map(simulatorTotal))
-  const drainMs = target === "null" ? 0 : callgrind ? 60_000 : 10_000
+  const drainMs = forwardsNothing(target) ? 0 : callgrind ? 60_000 : 10_000
   for (let waited = 0, steady = 0; waited < drainMs && steady < 2; waited += 500) {
     await sleep(500)
     const now = await Promise.all(simulators.map(simulatorTotal))
@@ -211,6 +221,30 @@ const settled = async (simulators: ReadonlyArray<Simulator>, target: TargetName)
   }
   return counts
 }
+
+// == the intake target's processors
+
+/** Accepts connections and never answers: the intake target's processors. Started on first use. */
+interface Silent {
+  readonly url: string
+  readonly close: () => void
+}
+let blackhole: Promise<Silent> | undefined
+const silentProcessors = () =>
+  blackhole ??= Effect.runPromise(freePort).then((port) =>
+    new Promise<Silent>((resolve) => {
+      const sockets = new Set<Socket>()
+      const server = createServer((socket) => {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+      })
+      const close = () => {
+        for (const socket of sockets) socket.destroy()
+        server.close()
+      }
+      server.listen(port, targetHost, () => resolve({ url: `http://${targetHost}:${port}`, close }))
+    })
+  )
 
 // == callgrind
 
@@ -328,21 +362,24 @@ interface Result {
   readonly target: TargetName
   readonly round: number
   readonly pid: number
-  /** Payments the simulators recorded from the window's start until they stopped growing; null forwards none. */
+  /**
+   * Payments the simulators recorded from the window's start until they stopped growing; null and intake forward
+   * none.
+   */
   readonly payments: number
   readonly posts: number
   readonly accepted: number
   readonly non2xx: number
   readonly errors: number
   readonly cpuMs: number
-  /** CPU ms per payment, or per accepted POST for the null backend. */
+  /** CPU ms per payment, or per accepted POST for the null backend and the intake. */
   readonly cpuMsPer: number
   /** The kernel's part of `cpuMsPer` (stime): system calls and the sockets' TCP work, the same for any code. */
   readonly systemMsPer: number
   readonly cpuPer: "payment" | "POST"
   /**
    * With --callgrind: instructions the target executed in the window, and those of V8's optimizing compilers among
-   * them; per payment (per POST for null).
+   * them; per payment (per POST for null and intake).
    */
   readonly instructions: { readonly total: number; readonly compiling: number } | undefined
   readonly instructionsPer: { readonly total: number; readonly withoutCompiles: number } | undefined
@@ -368,6 +405,7 @@ const plainJs = (file: string) => {
 const targetCommand = (name: TargetName): { args: Array<string>; ready: string } => {
   switch (name) {
     case "service":
+    case "intake":
       return {
         args: [...nodeFlags, "dist/main.js"],
         ready: "/ready"
@@ -395,7 +433,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
   }
   const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
-    ...(name === "service" ? image.env : {}),
+    ...(name === "service" || name === "intake" ? image.env : {}),
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),
@@ -404,7 +442,19 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
     PAYMENT_PROCESSOR_URL_FALLBACK: simulators[1].url,
     LOG_LEVEL: "Warn"
   }
-  if (name === "service" && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
+  if ((name === "service" || name === "intake") && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
+  if (name === "intake") {
+    const silent = await silentProcessors()
+    Object.assign(env, {
+      PAYMENT_PROCESSOR_URL_DEFAULT: silent.url,
+      PAYMENT_PROCESSOR_URL_FALLBACK: silent.url,
+      PAYMENT_WORKERS: "1",
+      // every POST of the run stays queued
+      PAYMENT_QUEUE_CAPACITY: String(Math.ceil(Math.max(rate, warmupRate) * (warmup + duration)) + 1000),
+      // nothing it holds will ever leave: no grace to wait out when it is stopped
+      SHUTDOWN_GRACE: "100 millis"
+    })
+  }
   const { args, ready } = targetCommand(name)
   const callgrindOut = callgrind
     ? `bench-out/callgrind/${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.%p`
@@ -469,7 +519,7 @@ const measure = async (target: Launched, round: number): Promise<Result> => {
 
     const payments = after.reduce((sum, count, i) => sum + count - before[i], 0)
     const { stats } = load
-    const perPost = name === "null"
+    const perPost = forwardsNothing(name)
     const counted = Math.max(1, perPost ? stats.accepted : payments)
     const percentile = (p: number) => stats.histogram.getValueAtPercentile(p) / 1000
     return {
@@ -538,6 +588,45 @@ const table = (results: ReadonlyArray<Result>) => {
   return [line(header), `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`, ...rows.map(line)].join("\n")
 }
 
+/**
+ * Prints `top`'s cost over `bottom`'s in each round where both ran, and their median over the rounds; returns the
+ * median. Under callgrind the ratio compared is of the instructions without V8's optimizing compiles.
+ */
+const printRatios = (results: ReadonlyArray<Result>, top: TargetName, bottom: TargetName) => {
+  const ratios: Array<number> = []
+  for (let round = 1; round <= rounds; round++) {
+    const upper = results.find((r) => r.target === top && r.round === round)
+    const lower = results.find((r) => r.target === bottom && r.round === round)
+    if (upper === undefined || lower === undefined) continue
+    const [upperPer, lowerPer] = [upper.instructionsPer, lower.instructionsPer]
+    let shown: string
+    if (upperPer !== undefined && lowerPer !== undefined) {
+      const withoutCompiles = upperPer.withoutCompiles / lowerPer.withoutCompiles
+      ratios.push(withoutCompiles)
+      shown = `instructions ratio: ${(upperPer.total / lowerPer.total).toFixed(3)}, ` +
+        `${withoutCompiles.toFixed(3)} without optimizing compiles`
+    } else {
+      const cpu = upper.cpuMsPer / lower.cpuMsPer
+      ratios.push(cpu)
+      shown = `CPU ratio: ${cpu.toFixed(2)}`
+    }
+    const ofRound = rounds > 1 ? ` (round ${round})` : ""
+    console.log(`${ratios.length === 1 ? "\n" : ""}${top} / ${bottom} ${shown}${ofRound}`)
+  }
+  const sorted = [...ratios].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  const median = sorted.length === 0
+    ? undefined
+    : sorted.length % 2 === 1
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2
+  if (rounds > 1 && median !== undefined) {
+    const what = callgrind ? "instructions ratio without optimizing compiles" : "CPU ratio"
+    console.log(`${top} / ${bottom} ${what}, median of ${ratios.length} rounds: ${median.toFixed(3)}`)
+  }
+  return median
+}
+
 const main = async () => {
   const load = loadavg().map((value) => value.toFixed(2)).join(" ")
   console.log(`node ${process.version}, CLK_TCK ${clockTicksPerSecond}, load average at start: ${load}`)
@@ -578,36 +667,8 @@ const main = async () => {
 
   console.log("")
   console.log(table(results))
-  const ratios: Array<number> = []
-  for (let round = 1; round <= rounds; round++) {
-    const service = results.find((r) => r.target === "service" && r.round === round)
-    const reference = results.find((r) => r.target === "reference" && r.round === round)
-    if (service === undefined || reference === undefined) continue
-    const [servicePer, referencePer] = [service.instructionsPer, reference.instructionsPer]
-    let shown: string
-    if (servicePer !== undefined && referencePer !== undefined) {
-      const withoutCompiles = servicePer.withoutCompiles / referencePer.withoutCompiles
-      ratios.push(withoutCompiles)
-      shown = `instructions ratio: ${(servicePer.total / referencePer.total).toFixed(3)}, ` +
-        `${withoutCompiles.toFixed(3)} without optimizing compiles`
-    } else {
-      const cpu = service.cpuMsPer / reference.cpuMsPer
-      ratios.push(cpu)
-      shown = `CPU ratio: ${cpu.toFixed(2)}`
-    }
-    console.log(`${round === 1 ? "\n" : ""}service / reference ${shown}${rounds > 1 ? ` (round ${round})` : ""}`)
-  }
-  const sorted = [...ratios].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  const medianRatio = sorted.length === 0
-    ? undefined
-    : sorted.length % 2 === 1
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2
-  if (rounds > 1 && medianRatio !== undefined) {
-    const what = callgrind ? "instructions ratio without optimizing compiles" : "CPU ratio"
-    console.log(`service / reference ${what}, median of ${ratios.length} rounds: ${medianRatio.toFixed(3)}`)
-  }
+  const medianRatio = printRatios(results, "service", "reference")
+  const intakeRatio = printRatios(results, "intake", "null")
 
   mkdirSync("bench-out", { recursive: true })
   const file = `bench-out/cpu-${new Date().toISOString().replace(/[:.]/g, "-")}.json`
@@ -625,7 +686,8 @@ const main = async () => {
   }
   writeFileSync(
     file,
-    JSON.stringify({ node: process.version, loadAtStart: load, config, results, medianRatio }, null, 2) + "\n"
+    JSON.stringify({ node: process.version, loadAtStart: load, config, results, medianRatio, intakeRatio }, null, 2) +
+      "\n"
   )
   console.log(`results: ${file}`)
 }
