@@ -16,17 +16,19 @@ export type Listen =
   | { readonly path: string }
   | { readonly host: string; readonly port: number }
 
+export interface EmbeddedOptions {
+  readonly dataDir: Option.Option<string>
+  readonly maxConnections: number
+  /** Where an in-memory database's initial data directory is cached (see `openInMemory`); none: not cached. */
+  readonly templatePath: Option.Option<string>
+}
+
 /**
  * Starts an in-process PostgreSQL (PGlite) and serves it on a private unix socket, so the regular PgClient talks
  * to it exactly as it talks to a real server. Returns the socket path; everything stops when the scope closes.
  */
 export const startEmbeddedPostgres = Effect.fn("EmbeddedPostgres.start")(
-  function*(options: {
-    readonly dataDir: Option.Option<string>
-    readonly maxConnections: number
-    /** Where an in-memory database's initial data directory is cached (see `openInMemory`); none: not cached. */
-    readonly templatePath: Option.Option<string>
-  }) {
+  function*(options: EmbeddedOptions) {
     const directory = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => mkdtemp(join(tmpdir(), "pglite-")),
@@ -44,12 +46,9 @@ export const startEmbeddedPostgres = Effect.fn("EmbeddedPostgres.start")(
  * Starts PGlite and serves it at `listen` until the scope closes: what `startEmbeddedPostgres` does on its socket,
  * and what several processes sharing one embedded database (the tests, the fault matrix, the arena) get over TCP.
  */
-export const serveEmbeddedPostgres = Effect.fnUntraced(function*(options: {
-  readonly dataDir: Option.Option<string>
-  readonly maxConnections: number
-  readonly templatePath: Option.Option<string>
-  readonly listen: Listen
-}) {
+export const serveEmbeddedPostgres = Effect.fnUntraced(function*(
+  options: EmbeddedOptions & { readonly listen: Listen }
+) {
   const db = yield* Effect.acquireRelease(
     Option.match(options.dataDir, {
       onNone: () => Option.match(options.templatePath, { onNone: () => create("memory://"), onSome: openInMemory }),
