@@ -1,18 +1,16 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { PGlite } from "@electric-sql/pglite"
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { createHash } from "node:crypto"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { defaultTemplatePath, saveTemplate, startEmbeddedPostgres } from "../../src/database/EmbeddedPostgres.ts"
+import { defaultTemplatePath, startEmbeddedPostgres } from "../../src/database/EmbeddedPostgres.ts"
+import { scratchFolder } from "../support/scratch.ts"
+import { saveMarkedTemplate } from "../support/template.ts"
 
-const scratchFolder = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "template-test-"))),
-  (folder) => Effect.promise(() => rm(folder, { recursive: true, force: true }))
-)
+const templateFolder = scratchFolder("template-test-")
 
 /** Starts an in-memory embedded database with `templatePath`, runs `statement` on it over its socket, stops it. */
 const startAndQuery = (templatePath: string, statement: string) =>
@@ -38,17 +36,13 @@ describe("the embedded database's template", () => {
     "is saved by the first in-memory start, and a later start loads it instead of running initdb",
     () =>
       Effect.gen(function*() {
-        const templatePath = join(yield* scratchFolder, "template.tar.gz")
+        const templatePath = join(yield* templateFolder, "template.tar.gz")
 
         const first = yield* startAndQuery(templatePath, "SELECT 1 AS one")
         assert.deepStrictEqual(first, [{ one: 1 }])
         assert.isTrue(isSoundTemplate(yield* Effect.promise(() => readFile(templatePath))))
 
-        // a template with a table initdb never makes: a start that loaded it sees the table
-        const marked = yield* Effect.promise(() => PGlite.create("memory://"))
-        yield* Effect.promise(() => marked.exec("CREATE TABLE from_the_template (id int)"))
-        yield* saveTemplate(marked, templatePath)
-        yield* Effect.promise(() => marked.close())
+        yield* saveMarkedTemplate(templatePath)
         const second = yield* startAndQuery(templatePath, "SELECT to_regclass('from_the_template')::text AS found")
         assert.deepStrictEqual(second, [{ found: "from_the_template" }])
       }).pipe(Effect.scoped),
@@ -59,7 +53,7 @@ describe("the embedded database's template", () => {
     "that is damaged or cut short is never loaded: the start runs initdb and writes a sound one",
     () =>
       Effect.gen(function*() {
-        const folder = yield* scratchFolder
+        const folder = yield* templateFolder
         const sound = join(folder, "sound.tar.gz")
         yield* startAndQuery(sound, "SELECT 1")
         const soundBytes = yield* Effect.promise(() => readFile(sound))

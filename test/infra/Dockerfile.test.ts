@@ -2,13 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { cp, mkdtemp, rm } from "node:fs/promises"
+import { cp } from "node:fs/promises"
 import { createServer } from "node:http"
-import { tmpdir } from "node:os"
 import { basename, join, posix } from "node:path"
 import { envInstruction } from "../../tools/arena/Image.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
 import { collectOutput, freePort, waitReady } from "../support/process.ts"
+import { scratchFolder } from "../support/scratch.ts"
 import { appServicesOf, environmentOf, isPinned, loadCompose, readRepoFile, root, run, tagOf } from "./support.ts"
 
 // == parsing
@@ -360,10 +360,7 @@ describe(`the runtime stage, rehearsed without Docker on ${backendName}`, () => 
         const check = healthcheck?.command ?? []
         assert.isNotEmpty(command, "CMD")
         assert.isNotEmpty(check, "HEALTHCHECK CMD")
-        const app = yield* Effect.acquireRelease(
-          Effect.promise(() => mkdtemp(join(tmpdir(), "runtime-stage-"))),
-          (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
-        )
+        const app = yield* scratchFolder("runtime-stage-")
 
         const targetOf = (copy: Copy, source: string) =>
           copy.destination.endsWith("/") || copy.sources.length > 1

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { renderNginxConfig } from "../../tools/arena/Nginx.ts"
 import { freePort } from "../support/process.ts"
+import { scratchFolder } from "../support/scratch.ts"
 import {
   appServicesOf,
   environmentOf,
@@ -40,10 +40,7 @@ const blockOf = (text: string, name: RegExp): string => {
   return ""
 }
 
-const temporaryDirectory = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "nginx-test-"))),
-  (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
-)
+const temporaryDirectory = scratchFolder("nginx-test-")
 
 /** `nginx -t` on the file as committed, resolving its upstream hosts to 127.0.0.1 in a private /etc/hosts. */
 const testVerbatim = (nginxPath: string, unsharePath: string) =>

@@ -1,32 +1,22 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { PGlite } from "@electric-sql/pglite"
 import { Effect, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
-import { defaultTemplatePath, saveTemplate } from "../../../src/database/EmbeddedPostgres.ts"
+import { defaultTemplatePath } from "../../../src/database/EmbeddedPostgres.ts"
 import { waitTcp } from "../../../tools/process/Processes.ts"
 import { freePort, startNode } from "../../support/process.ts"
-
-const scratchFolder = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "pglite-server-test-"))),
-  (folder) => Effect.promise(() => rm(folder, { recursive: true, force: true }))
-)
+import { scratchFolder } from "../../support/scratch.ts"
+import { saveMarkedTemplate } from "../../support/template.ts"
 
 describe("tools/process/PgliteServer.ts", () => {
   it.live(
     "serves over TCP an in-memory database started from the template in TMPDIR, and stops on SIGTERM",
     () =>
       Effect.gen(function*() {
-        const folder = yield* scratchFolder
+        const folder = yield* scratchFolder("pglite-server-test-")
         const templateName = basename(Option.getOrThrow(yield* defaultTemplatePath))
-        // a template with a table initdb never makes: a server that started from it has the table
-        const marked = yield* Effect.promise(() => PGlite.create("memory://"))
-        yield* Effect.promise(() => marked.exec("CREATE TABLE from_the_template (id int)"))
-        yield* saveTemplate(marked, join(folder, templateName))
-        yield* Effect.promise(() => marked.close())
+        yield* saveMarkedTemplate(join(folder, templateName))
 
         const port = yield* freePort
         const server = yield* startNode("tools/process/PgliteServer.ts", { TMPDIR: folder }, [
