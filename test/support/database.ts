@@ -2,6 +2,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig, type AppSettings, type DatabaseSettings } from "../../src/config/AppConfig.ts"
+import { pgliteServerCommand } from "../../tools/process/PgliteServerCommand.ts"
 import { waitTcp } from "../../tools/process/Processes.ts"
 import { freePort, startNode } from "./process.ts"
 
@@ -46,14 +47,8 @@ export const sharedDatabaseUrl = Effect.gen(function*() {
   const settings = yield* isolatedDatabase
   if (settings._tag === "Url") return Redacted.value(settings.url)
   const port = yield* freePort
-  const server = yield* startNode("tools/process/PgliteServer.ts", {}, [
-    "--port",
-    String(port),
-    "--host",
-    "127.0.0.1",
-    "--max-connections",
-    "40"
-  ])
+  const command = pgliteServerCommand(port, 40)
+  const server = yield* startNode(command.script, {}, command.args)
   yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "30 seconds" }).pipe(Effect.orDie)
-  return `postgres://postgres@127.0.0.1:${port}/postgres`
+  return command.url
 })

@@ -4,6 +4,7 @@ import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import { ScenarioHttp } from "../load/ScenarioHttp.ts"
 import { type MetricSample, parseExposition, sumOf } from "../metrics/Exposition.ts"
+import { pgliteServerCommand } from "../process/PgliteServerCommand.ts"
 import {
   freePort,
   officialReadiness,
@@ -202,19 +203,12 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
       database = "DATABASE_URL"
     } else {
       const port = yield* freePort
+      const command = pgliteServerCommand(port, 8 * options.instances + 4)
       const server = yield* track(
         yield* startProcess({
           name: "database",
           command: node,
-          args: [
-            join(root, "tools/process/PgliteServer.ts"),
-            "--port",
-            String(port),
-            "--host",
-            "127.0.0.1",
-            "--max-connections",
-            String(8 * options.instances + 4)
-          ],
+          args: [join(root, command.script), ...command.args],
           env: options.env,
           dir: out,
           cgroups: groupOf("postgres")
@@ -222,8 +216,8 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
         "postgres"
       )
       yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "30 seconds" })
-      databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
-      database = "embedded PGlite (tools/process/PgliteServer.ts), shared by every instance"
+      databaseUrl = command.url
+      database = `embedded PGlite (${command.script}), shared by every instance`
     }
   }
 

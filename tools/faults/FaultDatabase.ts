@@ -1,6 +1,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
+import { pgliteServerCommand } from "../process/PgliteServerCommand.ts"
 import { freePort, startProcess, waitTcp } from "../process/Processes.ts"
 
 /**
@@ -15,23 +16,16 @@ export type DatabaseServer =
 export const startPglite = (dir: string, env: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function*() {
     const port = yield* freePort
+    const command = pgliteServerCommand(port, 40)
     const server = yield* startProcess({
       name: "pglite",
       command: globalThis.process.execPath,
-      args: [
-        "tools/process/PgliteServer.ts",
-        "--port",
-        String(port),
-        "--host",
-        "127.0.0.1",
-        "--max-connections",
-        "40"
-      ],
+      args: [command.script, ...command.args],
       env,
       dir
     })
     yield* waitTcp(port, { alive: () => server.child.exitCode === null, timeout: "60 seconds" }).pipe(Effect.orDie)
-    return { _tag: "Pglite", url: `postgres://postgres@127.0.0.1:${port}/postgres` } satisfies DatabaseServer
+    return { _tag: "Pglite", url: command.url } satisfies DatabaseServer
   })
 
 const runOn = (url: string, statements: ReadonlyArray<string>) =>
