@@ -205,6 +205,7 @@ const simulatorTotal = async (simulator: Simulator) => {
 }
 
 const forwardsNothing = (target: TargetName) => target === "null" || target === "intake"
+const runsTheService = (target: TargetName) => target === "service" || target === "intake"
 
 /**
  * The simulators' counts once they have stopped growing (two equal reads 0.5 s apart, at most `drainMs` later): the
@@ -433,7 +434,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
   }
   const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
-    ...(name === "service" || name === "intake" ? image.env : {}),
+    ...(runsTheService(name) ? image.env : {}),
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),
@@ -442,7 +443,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
     PAYMENT_PROCESSOR_URL_FALLBACK: simulators[1].url,
     LOG_LEVEL: "Warn"
   }
-  if ((name === "service" || name === "intake") && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
+  if (runsTheService(name) && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
   if (name === "intake") {
     const silent = await silentProcessors()
     Object.assign(env, {
