@@ -53,9 +53,40 @@ export const QueryMetricsLive = Layer.effect(
 const statementPattern =
   /^\s*(insert\s+into|update|delete\s+from|truncate(?:\s+table)?|select\b[\s\S]*?\bfrom)\s+"?(\w+)/i
 
-/** "INSERT payments", "SELECT processor_health", …: the operation and the first table, a label of few values. */
+/** `text` with every parenthesised group emptied, so that a `from` inside one (`extract(epoch from x)`) is not seen. */
+const withoutGroups = (text: string): string => {
+  let flat = text
+  for (let previous = ""; previous !== flat;) {
+    previous = flat
+    flat = flat.replace(/\([^()]*\)/g, "()")
+  }
+  return flat
+}
+
+/** What follows a statement's leading `WITH name AS (…), …` clauses: the statement they feed. */
+const afterWith = (text: string): string | undefined => {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === "(") depth++
+    else if (c === ")" && --depth === 0) {
+      const rest = text.slice(i + 1).trimStart()
+      if (!rest.startsWith(",")) return rest
+    }
+  }
+  return undefined
+}
+
+/**
+ * "INSERT payments", "SELECT processor_health", …: the operation and the first table, a label of few values; a
+ * statement with a WITH clause is labelled by the statement the clause feeds.
+ */
 export const queryLabel = (text: string): string => {
-  const match = statementPattern.exec(text)
+  if (/^\s*with\b/i.test(text)) {
+    const main = afterWith(text)
+    if (main !== undefined && main !== "") return queryLabel(main)
+  }
+  const match = statementPattern.exec(withoutGroups(text))
   if (match === null) return /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? "unknown"
   const operation = (/^\w+/.exec(match[1])?.[0] ?? "").toUpperCase()
   return `${operation} ${match[2].toLowerCase()}`

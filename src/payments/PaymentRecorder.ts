@@ -1,4 +1,5 @@
-import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
+import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { TracesExported } from "../observability/Tracing.ts"
@@ -6,7 +7,7 @@ import { processors } from "../processors/Processor.ts"
 import { backoff } from "./Backoff.ts"
 import { type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
-import { PaymentRepository } from "./PaymentRepository.ts"
+import { PaymentRepository, type RecorderMark } from "./PaymentRepository.ts"
 
 interface Entry {
   /** Stamped with the moment it was handed over, which is when its answer arrived. */
@@ -52,6 +53,25 @@ const make = Effect.gen(function*() {
   }
   const traced = yield* TracesExported
   const clock = yield* Clock.Clock
+  // entries leave `unwritten` in the order they came: the first `skip` are the ones a statement is writing
+  const writtenThrough = (now: number, skip = 0) => {
+    let skipped = 0
+    for (const entry of unwritten) {
+      if (skipped++ < skip) continue
+      return Math.min(entry.payment.answeredAt.getTime(), now)
+    }
+    return now
+  }
+  const recorderId = `${config.instanceId}-${randomUUID()}`
+  const aliveForMillis = Duration.toMillis(config.recorderMarkLease)
+  const markAt = (now: number, skip = 0): RecorderMark => ({
+    recorder: recorderId,
+    instance: config.instanceId,
+    writtenThrough: new Date(writtenThrough(now, skip)),
+    aliveForMillis
+  })
+  let markedAt = Number.NEGATIVE_INFINITY
+
   const enqueue = (payment: RecordedPayment, span: Tracer.AnySpan | undefined) => {
     const entry: Entry = {
       payment: { ...payment, answeredAt: new Date(clock.currentTimeMillisUnsafe()) },
@@ -61,8 +81,18 @@ const make = Effect.gen(function*() {
     Queue.offerUnsafe(queue, entry)
   }
 
+  // the statement carries the mark as it will stand once its rows are in: peers need no statement of their own
+  const insertMarked = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
+    Effect.suspend(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      return Effect.tap(
+        repository.insertMany(batch, markAt(now, entries.length)),
+        () => Effect.sync(() => markedAt = Math.max(markedAt, now))
+      )
+    })
+
   const write = (entries: ReadonlyArray<Entry>, batch: ReadonlyArray<RecordedPayment>) =>
-    repository.insertMany(batch).pipe(
+    insertMarked(entries, batch).pipe(
       Effect.uninterruptible,
       Effect.tapError((error) =>
         Effect.logError("recording payments failed, will retry").pipe(
@@ -140,11 +170,10 @@ const make = Effect.gen(function*() {
           ? Effect.succeed(true)
           : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
       }),
-    // entries leave `unwritten` in the order they came: the first is the oldest
-    writtenThrough: (now) => {
-      for (const entry of unwritten) return Math.min(entry.payment.answeredAt.getTime(), now)
-      return now
-    }
+    writtenThrough: (now) => writtenThrough(now),
+    recorderId,
+    mark: (now) => markAt(now),
+    markedAt: () => markedAt
   })
 })
 
@@ -165,6 +194,12 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
    * or `now` when none is pending.
    */
   readonly writtenThrough: (now: number) => number
+  /** This recorder's row in `recorder_marks`. */
+  readonly recorderId: string
+  /** This recorder's mark as of `now` (epoch milliseconds), to publish. */
+  readonly mark: (now: number) => RecorderMark
+  /** As of when (epoch milliseconds) the mark the last successful insert carried was taken. */
+  readonly markedAt: () => number
 }>()("app/payments/PaymentRecorder") {
   static readonly layer: Layer.Layer<PaymentRecorder, never, AppConfig | Metrics | PaymentIntake | PaymentRepository> =
     Layer.effect(PaymentRecorder, make)

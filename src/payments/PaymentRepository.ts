@@ -3,16 +3,33 @@ import { SqlClient } from "effect/sql"
 import type { Processor } from "../processors/Processor.ts"
 import { emptyTotals, type PaymentsSummary, type RecordedPayment, type SummaryRange, toCents } from "./Payment.ts"
 
+/**
+ * How far a recorder has written: every payment its instance got an answer for before `writtenThrough` is stored.
+ * Its row in `recorder_marks` lives `aliveForMillis` from when it is written, unless written again.
+ */
+export interface RecorderMark {
+  readonly recorder: string
+  readonly instance: string
+  readonly writtenThrough: Date
+  readonly aliveForMillis: number
+}
+
 export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
   operation: Schema.String,
   cause: Schema.Defect()
 }) {}
 
 export class PaymentRepository extends Context.Service<PaymentRepository, {
-  /** Stores the payments, ignoring correlationIds already stored; returns the rows written. */
+  /**
+   * Stores the payments, ignoring correlationIds already stored; returns the rows written. With `mark`, the same
+   * statement publishes the recorder's mark, so the mark is visible exactly when the payments are.
+   */
   readonly insertMany: (
-    payments: ReadonlyArray<RecordedPayment>
+    payments: ReadonlyArray<RecordedPayment>,
+    mark?: RecorderMark
   ) => Effect.Effect<ReadonlyArray<RecordedPayment>, RepositoryError>
+  /** Publishes the recorder's mark alone. */
+  readonly publishMark: (mark: RecorderMark) => Effect.Effect<void, RepositoryError>
   /** The totals of the payments requested in `range` and, when `answeredBy` is given, answered by then. */
   readonly summary: (range: SummaryRange, answeredBy?: Date) => Effect.Effect<PaymentsSummary, RepositoryError>
   readonly purge: Effect.Effect<void, RepositoryError>
@@ -24,9 +41,21 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
       const sql = yield* SqlClient.SqlClient
       const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
 
+      const upsertMark = (mark: RecorderMark) =>
+        sql`
+          INSERT INTO recorder_marks (recorder, instance, written_through, alive_until)
+          VALUES (${mark.recorder}, ${mark.instance}, ${mark.writtenThrough},
+                  now() + ${mark.aliveForMillis} * interval '1 millisecond')
+          ON CONFLICT (recorder) DO UPDATE
+            SET written_through = excluded.written_through, alive_until = excluded.alive_until`
+      const publishMark = (mark: RecorderMark) => upsertMark(mark).pipe(Effect.asVoid, Effect.mapError(fail("mark")))
+
       const insertMany = Effect.fn("PaymentRepository.insertMany")(
-        function*(payments: ReadonlyArray<RecordedPayment>) {
-          if (!Arr.isReadonlyArrayNonEmpty(payments)) return []
+        function*(payments: ReadonlyArray<RecordedPayment>, mark?: RecorderMark) {
+          if (!Arr.isReadonlyArrayNonEmpty(payments)) {
+            if (mark !== undefined) yield* publishMark(mark)
+            return []
+          }
           const rows = Arr.map(payments, (p) => ({
             correlation_id: p.correlationId,
             amount: p.amount.toFixed(2),
@@ -34,7 +63,10 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
             requested_at: p.requestedAt,
             answered_at: p.answeredAt ?? null
           }))
+          // a data-modifying WITH runs whether or not the statement reads it
+          const withMark = mark === undefined ? sql`` : sql`WITH mark AS (${upsertMark(mark)})`
           const inserted = yield* sql<{ readonly correlation_id: string }>`
+            ${withMark}
             INSERT INTO payments ${sql.insert(rows)}
             ON CONFLICT (correlation_id) DO NOTHING
             RETURNING correlation_id`
@@ -69,6 +101,7 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
 
       return PaymentRepository.of({
         insertMany,
+        publishMark,
         summary,
         purge: sql`TRUNCATE payments`.pipe(
           Effect.asVoid,
@@ -80,9 +113,10 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
     })
   )
 
-  /** An in-memory repository for tests: same contract, no database. */
+  /** An in-memory repository for tests: same contract, no database, no marks. */
   static readonly layerTest: Layer.Layer<PaymentRepository> = Layer.sync(PaymentRepository, () => {
     const stored = new Map<string, RecordedPayment>()
+    // marks are read by peers through the database; in memory there are no peers to read them
     return PaymentRepository.of({
       insertMany: (payments) =>
         Effect.sync(() =>
@@ -92,6 +126,7 @@ export class PaymentRepository extends Context.Service<PaymentRepository, {
             return true
           })
         ),
+      publishMark: () => Effect.void,
       summary: (range, answeredBy) =>
         Effect.sync(() => {
           const cents = { default: 0, fallback: 0 }

@@ -1,31 +1,36 @@
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { PaymentRecorder } from "./PaymentRecorder.ts"
+import { PaymentRepository } from "./PaymentRepository.ts"
 
 const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const recorder = yield* PaymentRecorder
+  const repository = yield* PaymentRepository
   const sql = yield* SqlClient.SqlClient
   const clock = yield* Clock.Clock
-  const me = `${config.instanceId}-${randomUUID()}`
-  const lease = Duration.toMillis(config.recorderMarkLease)
+  const me = recorder.recorderId
+  // renewed at least four times a lease, however slowly the recorder itself writes
+  const interval = Duration.toMillis(
+    Duration.min(config.recordInterval, Duration.divideUnsafe(config.recorderMarkLease, 4))
+  )
+  // each write of the recorder carries its mark; a statement of its own only when none went out for half an interval
+  // more than the recorder waits between writes, so that under load there is none
+  const quietFor = interval * 1.5
 
+  // tried, whether or not it went through: a failing database is tried again an interval and a half on, not at once
+  let publishedAt = Number.NEGATIVE_INFINITY
   const publish = Effect.suspend(() => {
-    const through = new Date(recorder.writtenThrough(clock.currentTimeMillisUnsafe()))
-    return sql`
-      INSERT INTO recorder_marks (recorder, instance, written_through, alive_until)
-      VALUES (${me}, ${config.instanceId}, ${through}, now() + ${lease} * interval '1 millisecond')
-      ON CONFLICT (recorder) DO UPDATE
-        SET written_through = excluded.written_through, alive_until = excluded.alive_until`
+    publishedAt = clock.currentTimeMillisUnsafe()
+    return repository.publishMark(recorder.mark(publishedAt))
   })
-  yield* publish.pipe(
+  yield* Effect.suspend(() => {
+    const wait = Math.max(recorder.markedAt(), publishedAt) + quietFor - clock.currentTimeMillisUnsafe()
+    return wait > 0 ? Effect.sleep(wait) : publish
+  }).pipe(
     Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause)),
-    // renewed at least four times a lease, however slowly the recorder itself writes
-    Effect.repeat(
-      Schedule.spaced(Duration.min(config.recordInterval, Duration.divideUnsafe(config.recorderMarkLease, 4)))
-    ),
+    Effect.forever,
     Effect.forkScoped
   )
   // on shutdown the mark goes on (the fiber above stops after this) until the recorder has written everything;
@@ -61,9 +66,10 @@ const make = Effect.gen(function*() {
 
 /**
  * What the other instances' recorders have written. Every instance publishes its recorder's mark (a moment before
- * which every payment it got an answer for is written) in `recorder_marks` each record interval, and a summary
- * served by one instance waits until every other live instance's mark has passed the moment it was asked: whatever
- * instance answers, the payments any instance had settled by then are counted.
+ * which every payment it got an answer for is written) in `recorder_marks` with each write of its recorder, and on
+ * its own when the recorder has not written for one and a half record intervals. A summary served by one instance
+ * waits until every other live instance's mark has passed the moment it was asked: whatever instance answers, the
+ * payments any instance had settled by then are counted.
  */
 export class PeerRecorders extends Context.Service<PeerRecorders, {
   /**
@@ -72,6 +78,9 @@ export class PeerRecorders extends Context.Service<PeerRecorders, {
    */
   readonly awaitCaughtUp: (since: number, within: Duration.Input) => Effect.Effect<ReadonlyArray<string>>
 }>()("app/payments/PeerRecorders") {
-  static readonly layer: Layer.Layer<PeerRecorders, never, AppConfig | PaymentRecorder | SqlClient.SqlClient> = Layer
-    .effect(PeerRecorders, make)
+  static readonly layer: Layer.Layer<
+    PeerRecorders,
+    never,
+    AppConfig | PaymentRecorder | PaymentRepository | SqlClient.SqlClient
+  > = Layer.effect(PeerRecorders, make)
 }

@@ -18,6 +18,19 @@ describe("queryLabel", () => {
     assert.strictEqual(queryLabel("UPDATE payment_intake SET claimed_until = now()"), "UPDATE payment_intake")
     assert.strictEqual(queryLabel("DELETE FROM payment_intake WHERE correlation_id IN (1)"), "DELETE payment_intake")
     assert.strictEqual(queryLabel("TRUNCATE payments"), "TRUNCATE payments")
+    assert.strictEqual(
+      queryLabel("WITH mark AS (INSERT INTO recorder_marks VALUES (now() + (1))) INSERT INTO payments (a) VALUES ($1)"),
+      "INSERT payments",
+      "a WITH clause: the statement it feeds"
+    )
+    assert.strictEqual(
+      queryLabel(
+        "WITH a AS (UPDATE lease SET x = 1), b AS (SELECT 1) SELECT (extract(epoch from h.at))::int FROM processor_health h"
+      ),
+      "SELECT processor_health",
+      "a from inside parentheses is not the statement's"
+    )
+    assert.strictEqual(queryLabel("WITH a AS (SELECT 1"), "WITH", "unbalanced: the first word")
     assert.strictEqual(queryLabel("SELECT 1"), "SELECT")
     assert.strictEqual(queryLabel("BEGIN"), "BEGIN")
     assert.strictEqual(queryLabel(""), "unknown")

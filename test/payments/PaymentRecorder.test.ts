@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Latch, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { AppConfig } from "../../src/config/AppConfig.ts"
+import { AppConfig, type AppSettings } from "../../src/config/AppConfig.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import type { RecordedPayment } from "../../src/payments/Payment.ts"
 import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
 import { PaymentRecorder } from "../../src/payments/PaymentRecorder.ts"
-import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
+import { PaymentRepository, type RecorderMark } from "../../src/payments/PaymentRepository.ts"
 import { stub } from "../support/stub.ts"
 
 const payment = (n: number, requestedAt = 0): RecordedPayment => ({
@@ -20,18 +20,22 @@ const payment = (n: number, requestedAt = 0): RecordedPayment => ({
  * The recorder over the in-memory repository, its inserts held while `gate` is closed; `inserts` and `recorded`
  * collect each statement's rows and what the intake was told, in order.
  */
-const recorderWith = (gate: Latch.Latch) => {
+const recorderWith = (gate: Latch.Latch, settings: Partial<AppSettings> = {}) => {
   const inserts: Array<ReadonlyArray<RecordedPayment>> = []
+  const marks: Array<RecorderMark | undefined> = []
   const recorded: Array<ReadonlyArray<string>> = []
   const repository = Layer.effect(
     PaymentRepository,
     Effect.map(Effect.service(PaymentRepository), (repository) =>
       PaymentRepository.of({
         ...repository,
-        insertMany: (payments) =>
+        insertMany: (payments, mark) =>
           gate.await.pipe(
-            Effect.andThen(Effect.sync(() => inserts.push(payments))),
-            Effect.andThen(repository.insertMany(payments))
+            Effect.andThen(Effect.sync(() => {
+              inserts.push(payments)
+              marks.push(mark)
+            })),
+            Effect.andThen(repository.insertMany(payments, mark))
           )
       }))
   ).pipe(Layer.provide(PaymentRepository.layerTest))
@@ -40,9 +44,9 @@ const recorderWith = (gate: Latch.Latch) => {
     Layer.provideMerge(repository),
     Layer.provide(intake),
     Layer.provide(Metrics.layerTest),
-    Layer.provide(AppConfig.layerTest({ recordInterval: Duration.millis(100) }))
+    Layer.provide(AppConfig.layerTest({ recordInterval: Duration.millis(100), ...settings }))
   )
-  return { layer, inserts, recorded }
+  return { layer, inserts, marks, recorded }
 }
 
 // until the recorder holds nothing: written and the intake told (its shutdown waits for that on the test clock)
@@ -109,6 +113,32 @@ describe("PaymentRecorder", () => {
         assert.isTrue(yield* recorder.awaitWritten({}, "1 second"))
         assert.strictEqual(recorder.writtenThrough(70_000), 70_000, "nothing unwritten: now")
         yield* drained(recorder)
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("each statement carries the mark as it stands once its rows are in", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(false)
+      const { layer, marks } = recorderWith(gate, { recordBatchSize: 1 })
+      yield* Effect.gen(function*() {
+        const recorder = yield* PaymentRecorder
+        yield* TestClock.setTime(60_000)
+        yield* recorder.record(payment(1))
+        yield* Effect.yieldNow
+        yield* TestClock.adjust("1 second")
+        yield* recorder.record(payment(2))
+        yield* TestClock.adjust("1 second")
+        yield* recorder.record(payment(3))
+        yield* gate.open
+        // one payment a statement: the second is written while the third waits, answered at 62,000
+        yield* TestClock.adjust("100 millis")
+        yield* TestClock.adjust("100 millis")
+        yield* drained(recorder)
+        assert.deepStrictEqual(marks.map((mark) => mark?.writtenThrough.getTime()), [60_000, 62_000, 62_200])
+        assert.strictEqual(recorder.markedAt(), 62_200)
+        assert.isTrue(marks.every((mark) => mark?.recorder === recorder.recorderId))
+        assert.strictEqual(recorder.mark(63_000).writtenThrough.getTime(), 63_000, "nothing unwritten: now")
+        assert.strictEqual(recorder.markedAt(), 62_200, "a mark taken to publish is not one written")
       }).pipe(Effect.provide(layer))
     }))
 })

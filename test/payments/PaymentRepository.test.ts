@@ -1,5 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
 import { DatabaseLive } from "../../src/database/Database.ts"
 import type { RecordedPayment } from "../../src/payments/Payment.ts"
 import { PaymentRepository } from "../../src/payments/PaymentRepository.ts"
@@ -15,7 +16,7 @@ const row = (n: number, amount: number, processor: "default" | "fallback", ms: n
 })
 
 const SqlRepository = PaymentRepository.layer.pipe(
-  Layer.provide(DatabaseLive),
+  Layer.provideMerge(DatabaseLive),
   Layer.provide(configWithIsolatedDatabase())
 )
 
@@ -106,4 +107,40 @@ const contract = (name: string, repositoryLayer: Layer.Layer<PaymentRepository, 
   })
 
 contract(backendName, SqlRepository)
+
+describe(`PaymentRepository marks (${backendName})`, () => {
+  layer(SqlRepository, { timeout: "60 seconds" })((it) => {
+    it.effect("publishes a recorder's mark alone, or in the statement that stores payments", () =>
+      Effect.gen(function*() {
+        const repository = yield* PaymentRepository
+        const sql = yield* SqlClient.SqlClient
+        const markOf = (recorder: string) =>
+          sql<{ readonly instance: string; readonly through: number; readonly alive_ms: number }>`
+            SELECT instance, (extract(epoch from written_through) * 1000)::float8 AS through,
+                   (extract(epoch from alive_until - now()) * 1000)::float8 AS alive_ms
+            FROM recorder_marks WHERE recorder = ${recorder}`
+        const mark = (writtenThrough: number) => ({
+          recorder: "r-1",
+          instance: "a",
+          writtenThrough: at(writtenThrough),
+          aliveForMillis: 2000
+        })
+
+        yield* repository.publishMark(mark(0))
+        const [alone] = yield* markOf("r-1")
+        assert.strictEqual(alone.through, at(0).getTime())
+        assert.isTrue(alone.alive_ms > 1000 && alone.alive_ms <= 2000, String(alone.alive_ms))
+
+        const written = yield* repository.insertMany([row(90, 1, "default", 0), row(91, 2, "fallback", 0)], mark(500))
+        assert.strictEqual(written.length, 2)
+        const [carried] = yield* markOf("r-1")
+        assert.strictEqual(carried.through, at(500).getTime(), "the insert moved the mark")
+        assert.strictEqual((yield* repository.summary({})).fallback.totalRequests, 1)
+
+        yield* repository.insertMany([], mark(700))
+        assert.strictEqual((yield* markOf("r-1"))[0].through, at(700).getTime(), "nothing to store: the mark alone")
+        yield* sql`DELETE FROM recorder_marks WHERE recorder = 'r-1'`
+      }))
+  })
+})
 contract("in memory", PaymentRepository.layerTest)
