@@ -170,7 +170,6 @@ const make = Effect.gen(function*() {
           ? Effect.succeed(true)
           : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
       }),
-    writtenThrough: (now) => writtenThrough(now),
     recorderId,
     mark: (now) => markAt(now),
     markedAt: () => markedAt
@@ -189,14 +188,12 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
    * written; false when time ran out. Answers at once when none is pending.
    */
   readonly awaitWritten: (range: SummaryRange, within: Duration.Input) => Effect.Effect<boolean>
-  /**
-   * A moment, epoch milliseconds, before which every payment handed over is written: the oldest unwritten one's,
-   * or `now` when none is pending.
-   */
-  readonly writtenThrough: (now: number) => number
   /** This recorder's row in `recorder_marks`. */
   readonly recorderId: string
-  /** This recorder's mark as of `now` (epoch milliseconds), to publish. */
+  /**
+   * This recorder's mark as of `now` (epoch milliseconds), to publish: written through the oldest unwritten
+   * payment's hand-over, or `now` when none is pending.
+   */
   readonly mark: (now: number) => RecorderMark
   /** As of when (epoch milliseconds) the mark the last successful insert carried was taken. */
   readonly markedAt: () => number

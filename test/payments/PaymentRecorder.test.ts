@@ -108,10 +108,10 @@ describe("PaymentRecorder", () => {
         const stuck = yield* Effect.forkChild(recorder.awaitWritten({ to: new Date(10_000) }, "300 millis"))
         yield* TestClock.adjust("300 millis")
         assert.isFalse(yield* Fiber.join(stuck))
-        assert.strictEqual(recorder.writtenThrough(70_000), 60_000, "the oldest unwritten answer")
+        assert.strictEqual(recorder.mark(70_000).writtenThrough.getTime(), 60_000, "the oldest unwritten answer")
         yield* gate.open
         assert.isTrue(yield* recorder.awaitWritten({}, "1 second"))
-        assert.strictEqual(recorder.writtenThrough(70_000), 70_000, "nothing unwritten: now")
+        assert.strictEqual(recorder.mark(70_000).writtenThrough.getTime(), 70_000, "nothing unwritten: now")
         yield* drained(recorder)
       }).pipe(Effect.provide(layer))
     }))
