@@ -36,7 +36,7 @@ import { loadavg } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
-import { readImage } from "../../tools/arena/Image.ts"
+import { otherNodeThanImage, readImage } from "../../tools/arena/Image.ts"
 import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
 import { attachValues } from "../../tools/process/Arguments.ts"
 import { freePort } from "../../tools/process/Processes.ts"
@@ -631,6 +631,8 @@ const printRatios = (results: ReadonlyArray<Result>, top: TargetName, bottom: Ta
 const main = async () => {
   const load = loadavg().map((value) => value.toFixed(2)).join(" ")
   console.log(`node ${process.version}, CLK_TCK ${clockTicksPerSecond}, load average at start: ${load}`)
+  const otherNode = otherNodeThanImage(image.nodeVersion, process.versions.node)
+  if (otherNode !== undefined) console.log(`WARNING: ${otherNode}`)
   console.log(
     databaseUrl === undefined
       ? "database: PGlite embedded (in-process: its CPU and memory count in the service's figures)"
@@ -685,11 +687,8 @@ const main = async () => {
     imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
-  writeFileSync(
-    file,
-    JSON.stringify({ node: process.version, loadAtStart: load, config, results, medianRatio, intakeRatio }, null, 2) +
-      "\n"
-  )
+  const summary = { node: process.version, imageNode: image.nodeVersion, loadAtStart: load, config, results }
+  writeFileSync(file, JSON.stringify({ ...summary, medianRatio, intakeRatio }, null, 2) + "\n")
   console.log(`results: ${file}`)
 }
 

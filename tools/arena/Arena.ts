@@ -15,7 +15,7 @@ import {
   waitTcp
 } from "../process/Processes.ts"
 import { watchGeneratorGc } from "./GeneratorGc.ts"
-import { readImage } from "./Image.ts"
+import { otherNodeThanImage, readImage } from "./Image.ts"
 import { detectCgroups, type LimitGroup, makeLimitGroup, readComposeLimits, totalOf } from "./Limits.ts"
 import type { ArenaReport, InstanceSample, LatencySummary, Profile } from "./Model.ts"
 import { writeNginxConfig } from "./Nginx.ts"
@@ -229,13 +229,15 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
   // they are
   const image = options.backend._tag === "Service"
     ? yield* readImage(join(root, "Dockerfile"))
-    : { nodeFlags: [], env: {} }
+    : { nodeFlags: [], env: {}, nodeVersion: undefined }
   const flags = Option.getOrElse(options.nodeFlags, () => image.nodeFlags)
   if (options.backend._tag === "Service") {
     yield* options.log(
       `node flags${Option.isSome(options.nodeFlags) ? "" : " (the Dockerfile's CMD)"}: ${flags.join(" ")}; ` +
         `the Dockerfile's ENV: ${Object.entries(image.env).map(([key, value]) => `${key}=${value}`).join(" ")}`
     )
+    const otherNode = otherNodeThanImage(image.nodeVersion, globalThis.process.versions.node)
+    if (otherNode !== undefined) yield* options.log(`warning: ${otherNode}`)
   }
   for (const [index, port] of instancePorts.entries()) {
     const name = `app${index + 1}`

