@@ -687,8 +687,16 @@ const main = async () => {
     imageEnv: image.env,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
-  const summary = { node: process.version, imageNode: image.nodeVersion, loadAtStart: load, config, results }
-  writeFileSync(file, JSON.stringify({ ...summary, medianRatio, intakeRatio }, null, 2) + "\n")
+  const summary = {
+    node: process.version,
+    imageNode: image.nodeVersion,
+    loadAtStart: load,
+    config,
+    results,
+    medianRatio,
+    intakeRatio
+  }
+  writeFileSync(file, JSON.stringify(summary, null, 2) + "\n")
   console.log(`results: ${file}`)
 }
 
