@@ -1,15 +1,19 @@
 /**
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
- *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,null,reference,intake]
- *                  [--node-flags="..."] [--rounds 1] [--together]
- *                  [--callgrind [--warmup-rate 100]]
+ *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,baseline,null,reference,intake]
+ *                  [--node-flags="..."] [--rounds 1] [--together] [--env NAME=VALUE ...]
+ *                  [--baseline DIR] [--baseline-env NAME=VALUE ...] [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first: a dist/ built from other sources is refused) with the
  * Dockerfile's Node flags (unless --node-flags replaces them) and the ENV of its runtime stage; with DATABASE_URL set
  * it uses that PostgreSQL, else PGlite.
  * The intake target is the service taking payments and forwarding none: its processors accept connections and never
  * answer, and one worker waits on them. Its CPU per POST, beside the null backend's, is what the HTTP intake costs
  * (request, validation, queue, 202) against plain Node answering 202.
+ * The baseline target is the service again, to weigh a change against: the bundle in --baseline DIR (a `dist/` built
+ * from another commit, in a checkout with its own node_modules; default this dist/) with --baseline-env added to its
+ * environment, as --env adds to the service's and the intake's. With --together the two run side by side and each
+ * round prints service / baseline; the same build and settings on both sides measure the method's own noise.
  * With --callgrind each target runs under `valgrind --tool=callgrind` and the figure is instructions per payment,
  * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
  * once the window has): a count that does not depend on what else the machine is doing. Uninstrumented, valgrind runs
@@ -30,15 +34,17 @@ import { buildSync } from "esbuild"
 import * as hdr from "hdr-histogram-js"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, type Socket } from "node:net"
 import { loadavg } from "node:os"
+import { basename, dirname, join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
+import { pathToFileURL } from "node:url"
 import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
 import { otherNodeThanImage, readImage } from "../../tools/arena/Image.ts"
 import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
-import { attachValues } from "../../tools/process/Arguments.ts"
+import { attachValues, envAssignments } from "../../tools/process/Arguments.ts"
 import { freePort } from "../../tools/process/Processes.ts"
 import { staleBundle } from "../build-inputs.ts"
 
@@ -53,7 +59,10 @@ const { values } = parseArgs({
     callgrind: { type: "boolean", default: false },
     "warmup-rate": { type: "string", default: "100" },
     rounds: { type: "string", default: "1" },
-    together: { type: "boolean", default: false }
+    together: { type: "boolean", default: false },
+    env: { type: "string", multiple: true, default: [] },
+    baseline: { type: "string", default: "dist" },
+    "baseline-env": { type: "string", multiple: true, default: [] }
   }
 })
 const callgrind = values.callgrind
@@ -64,7 +73,7 @@ const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const rounds = Number(values.rounds)
 const together = values.together
 if (together && callgrind) throw new Error("--together measures CPU time; --callgrind counts each target alone")
-const targetNames = ["service", "null", "reference", "intake"] as const
+const targetNames = ["service", "baseline", "null", "reference", "intake"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
 for (const name of only) {
@@ -74,8 +83,31 @@ if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0 && Number.isInte
   throw new Error("--rate, --warmup-rate and --duration must be > 0, --warmup >= 0, --rounds a whole number >= 1")
 }
 
-const stale = only.includes("service") ? staleBundle(process.cwd()) : undefined
+const serviceEnv = envAssignments(values.env)
+const baselineEnv = envAssignments(values["baseline-env"])
+const baselineMain = join(values.baseline, "main.js")
+const baselineIsDist = resolve(values.baseline) === resolve("dist")
+if (only.includes("baseline") && !existsSync(baselineMain)) {
+  throw new Error(`the baseline target runs ${baselineMain}, which is not there: build it first`)
+}
+
+const stale = only.includes("service") || (only.includes("baseline") && baselineIsDist)
+  ? staleBundle(process.cwd())
+  : undefined
 if (stale !== undefined) throw new Error(`the service target runs dist/ as built: ${stale}; run \`pnpm build\` first`)
+// a baseline in another checkout of this project (DIR is its dist/) is held to the same rule, by that checkout's own
+// reading of its inputs: the one its build wrote the digest with
+const baselineRoot = dirname(resolve(values.baseline))
+const baselineInputs = join(baselineRoot, "scripts", "build-inputs.ts")
+const staleBaseline = only.includes("baseline") && !baselineIsDist && basename(resolve(values.baseline)) === "dist" &&
+    existsSync(baselineInputs)
+  ? ((await import(pathToFileURL(baselineInputs).href)) as { staleBundle: typeof staleBundle }).staleBundle(
+    baselineRoot
+  )
+  : undefined
+if (staleBaseline !== undefined) {
+  throw new Error(`the baseline target runs ${baselineMain}: ${staleBaseline}; build it in ${baselineRoot} first`)
+}
 
 const image = await Effect.runPromise(readImage("Dockerfile"))
 const nodeFlags = values["node-flags"]?.split(/\s+/).filter((flag) => flag !== "") ?? image.nodeFlags
@@ -205,7 +237,7 @@ const simulatorTotal = async (simulator: Simulator) => {
 }
 
 const forwardsNothing = (target: TargetName) => target === "null" || target === "intake"
-const runsTheService = (target: TargetName) => target === "service" || target === "intake"
+const runsTheService = (target: TargetName) => target === "service" || target === "baseline" || target === "intake"
 
 /**
  * The simulators' counts once they have stopped growing (two equal reads 0.5 s apart, at most `drainMs` later): the
@@ -411,6 +443,8 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
         args: [...nodeFlags, "dist/main.js"],
         ready: "/ready"
       }
+    case "baseline":
+      return { args: [...nodeFlags, baselineMain], ready: "/ready" }
     case "null":
       return { args: [plainJs("tools/arena/NullBackend.ts")], ready: "/payments-summary" }
     case "reference":
@@ -444,6 +478,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
     LOG_LEVEL: "Warn"
   }
   if (runsTheService(name) && databaseUrl !== undefined) env.DATABASE_URL = databaseUrl
+  Object.assign(env, name === "baseline" ? baselineEnv : runsTheService(name) ? serviceEnv : {})
   if (name === "intake") {
     const silent = await silentProcessors()
     Object.assign(env, {
@@ -638,6 +673,15 @@ const main = async () => {
       ? "database: PGlite embedded (in-process: its CPU and memory count in the service's figures)"
       : `database: PostgreSQL at ${new URL(databaseUrl).host} (its CPU is the database's, not counted)`
   )
+  if (only.includes("baseline")) {
+    const settings = (env: Record<string, string>) =>
+      Object.keys(env).length === 0 ? "no other settings" : Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")
+    const same = baselineIsDist && settings(serviceEnv) === settings(baselineEnv)
+    console.log(
+      `baseline: ${baselineMain}, ${settings(baselineEnv)}; service: dist/main.js, ${settings(serviceEnv)}` +
+        (same ? " (the same on both sides: the ratio is the method's own noise)" : "")
+    )
+  }
   const simulatorPair = async () => [await startSimulator(0.05), await startSimulator(0.15)]
   const targets = targetNames.filter((name) => only.includes(name))
   // side by side, each target counts its payments at simulators of its own
@@ -671,6 +715,7 @@ const main = async () => {
   console.log("")
   console.log(table(results))
   const medianRatio = printRatios(results, "service", "reference")
+  const baselineRatio = printRatios(results, "service", "baseline")
   const intakeRatio = printRatios(results, "intake", "null")
 
   mkdirSync("bench-out", { recursive: true })
@@ -685,6 +730,8 @@ const main = async () => {
     together,
     nodeFlags: nodeFlags.join(" "),
     imageEnv: image.env,
+    env: serviceEnv,
+    baseline: only.includes("baseline") ? { main: baselineMain, env: baselineEnv } : undefined,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
   const summary = {
@@ -694,6 +741,7 @@ const main = async () => {
     config,
     results,
     medianRatio,
+    baselineRatio,
     intakeRatio
   }
   writeFileSync(file, JSON.stringify(summary, null, 2) + "\n")

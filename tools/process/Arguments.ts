@@ -17,3 +17,17 @@ export const attachValues = (args: ReadonlyArray<string>, names: ReadonlyArray<s
   }
   return attached
 }
+
+/**
+ * `NAME=VALUE` assignments (from a repeatable command-line option) as an environment to add; the value may hold `=`
+ * and spaces (`RECORD_BATCH_INTERVAL=200 millis`). Refuses an entry without a name or `=`, naming it.
+ */
+export const envAssignments = (entries: ReadonlyArray<string>): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const entry of entries) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(entry)
+    if (match === null) throw new Error(`not an environment assignment NAME=VALUE: ${JSON.stringify(entry)}`)
+    env[match[1]] = match[2]
+  }
+  return env
+}
