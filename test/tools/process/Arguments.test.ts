@@ -64,9 +64,18 @@ describe("envAssignments", () => {
 
   const root = join(import.meta.dirname, "..", "..", "..")
   const refusals = [
-    { args: ["--only", "service", "--env", "RECORD_BATCH_INTERVAL"], refusal: "not an environment assignment" },
-    { args: ["--only", "baseline", "--baseline-env", "=1"], refusal: "not an environment assignment" },
     {
+      what: "an --env entry without =",
+      args: ["--only", "service", "--env", "RECORD_BATCH_INTERVAL"],
+      refusal: "not an environment assignment"
+    },
+    {
+      what: "a --baseline-env entry without a name",
+      args: ["--only", "baseline", "--baseline-env", "=1"],
+      refusal: "not an environment assignment"
+    },
+    {
+      what: "a baseline folder with no bundle",
       args: ["--only", "service,baseline", "--baseline", join(root, "test")],
       refusal: `the baseline target runs ${join(root, "test", "main.js")}, which is not there: build it first`
     }
@@ -82,12 +91,13 @@ describe("envAssignments", () => {
   writeFileSync(join(staleCheckout, "dist", "main.js"), "\n")
   writeFileSync(join(staleCheckout, "dist", "inputs.sha256"), "not the digest of these sources\n")
   refusals.push({
+    what: "a baseline checkout whose own digest says its dist/ is stale",
     args: ["--only", "service,baseline", "--baseline", join(staleCheckout, "dist")],
     refusal: `the checkout's own check failed in ${staleCheckout}; build it in ${staleCheckout} first`
   })
   afterAll(() => rmSync(staleCheckout, { recursive: true, force: true }))
-  for (const { args, refusal } of refusals) {
-    it(`is how bench:cpu reads --env and --baseline-env, and it refuses before starting anything: ${args.join(" ")}`, () => {
+  for (const { args, refusal, what } of refusals) {
+    it(`is how bench:cpu reads --env and --baseline-env; it refuses, before starting anything, ${what}`, () => {
       const run = spawnSync(process.execPath, [join(root, "scripts/bench/cpu.ts"), ...args], {
         cwd: root,
         encoding: "utf8",
