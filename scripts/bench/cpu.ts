@@ -86,7 +86,8 @@ if (!(rate > 0 && warmupRate > 0 && duration > 0 && warmup >= 0 && Number.isInte
 const serviceEnv = envAssignments(values.env)
 const baselineEnv = envAssignments(values["baseline-env"])
 const baselineMain = join(values.baseline, "main.js")
-const baselineIsDist = resolve(values.baseline) === resolve("dist")
+const baselineDir = resolve(values.baseline)
+const baselineIsDist = baselineDir === resolve("dist")
 if (only.includes("baseline") && !existsSync(baselineMain)) {
   throw new Error(`the baseline target runs ${baselineMain}, which is not there: build it first`)
 }
@@ -97,9 +98,9 @@ const stale = only.includes("service") || (only.includes("baseline") && baseline
 if (stale !== undefined) throw new Error(`the service target runs dist/ as built: ${stale}; run \`pnpm build\` first`)
 // a baseline in another checkout of this project (DIR is its dist/) is held to the same rule, by that checkout's own
 // reading of its inputs: the one its build wrote the digest with
-const baselineRoot = dirname(resolve(values.baseline))
+const baselineRoot = dirname(baselineDir)
 const baselineInputs = join(baselineRoot, "scripts", "build-inputs.ts")
-const staleBaseline = only.includes("baseline") && !baselineIsDist && basename(resolve(values.baseline)) === "dist" &&
+const staleBaseline = only.includes("baseline") && !baselineIsDist && basename(baselineDir) === "dist" &&
     existsSync(baselineInputs)
   ? ((await import(pathToFileURL(baselineInputs).href)) as { staleBundle: typeof staleBundle }).staleBundle(
     baselineRoot

@@ -63,6 +63,16 @@ describe("envAssignments", () => {
   })
 
   const root = join(import.meta.dirname, "..", "..", "..")
+  const staleCheckout = mkdtempSync(join(tmpdir(), "baseline-"))
+  for (const folder of ["src", "migrations", "scripts", "dist"]) mkdirSync(join(staleCheckout, folder))
+  writeFileSync(join(staleCheckout, "src", "main.ts"), "export {}\n")
+  // the checkout's own reading of its inputs decides, whatever this checkout's would say
+  writeFileSync(
+    join(staleCheckout, "scripts", "build-inputs.ts"),
+    "export const staleBundle = (root: string) => `the checkout's own check failed in ${root}`\n"
+  )
+  writeFileSync(join(staleCheckout, "dist", "main.js"), "\n")
+  writeFileSync(join(staleCheckout, "dist", "inputs.sha256"), "not the digest of these sources\n")
   const refusals = [
     {
       what: "an --env entry without =",
@@ -78,23 +88,13 @@ describe("envAssignments", () => {
       what: "a baseline folder with no bundle",
       args: ["--only", "service,baseline", "--baseline", join(root, "test")],
       refusal: `the baseline target runs ${join(root, "test", "main.js")}, which is not there: build it first`
+    },
+    {
+      what: "a baseline checkout whose own digest says its dist/ is stale",
+      args: ["--only", "service,baseline", "--baseline", join(staleCheckout, "dist")],
+      refusal: `the checkout's own check failed in ${staleCheckout}; build it in ${staleCheckout} first`
     }
   ]
-  const staleCheckout = mkdtempSync(join(tmpdir(), "baseline-"))
-  for (const folder of ["src", "migrations", "scripts", "dist"]) mkdirSync(join(staleCheckout, folder))
-  writeFileSync(join(staleCheckout, "src", "main.ts"), "export {}\n")
-  // the checkout's own reading of its inputs decides, whatever this checkout's would say
-  writeFileSync(
-    join(staleCheckout, "scripts", "build-inputs.ts"),
-    "export const staleBundle = (root: string) => `the checkout's own check failed in ${root}`\n"
-  )
-  writeFileSync(join(staleCheckout, "dist", "main.js"), "\n")
-  writeFileSync(join(staleCheckout, "dist", "inputs.sha256"), "not the digest of these sources\n")
-  refusals.push({
-    what: "a baseline checkout whose own digest says its dist/ is stale",
-    args: ["--only", "service,baseline", "--baseline", join(staleCheckout, "dist")],
-    refusal: `the checkout's own check failed in ${staleCheckout}; build it in ${staleCheckout} first`
-  })
   afterAll(() => rmSync(staleCheckout, { recursive: true, force: true }))
   for (const { args, refusal, what } of refusals) {
     it(`is how bench:cpu reads --env and --baseline-env; it refuses, before starting anything, ${what}`, () => {
