@@ -365,6 +365,7 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     timestamp: new Date(result.endedAt)
   }
   const scorecard = score(input)
+  const stages = profile.stages.filter((s) => s.at < profile.duration)
   const offset = (scenarioStartedAt - samplerStartedAt) / 1000
   const report: ArenaReport = {
     meta: {
@@ -382,14 +383,18 @@ export const runArena = Effect.fn("Arena.run")(function*(options: ArenaOptions) 
     },
     scorecard,
     official: officialJson(input, scorecard),
-    latency: { all: result.recorder.summary("all"), payments: result.recorder.summary("payments") },
+    latency: {
+      all: result.recorder.summary("all"),
+      payments: result.recorder.summary("payments"),
+      stages: result.recorder.byStage(stages, input.p99)
+    },
     ...(Option.isSome(options.floor) ? { nullFloor: options.floor.value } : {}),
     series: {
       seconds: result.recorder.seconds((t) => vusAt(profile, t)),
       instances: scrapes.samples,
       processes: (yield* sampler.samples).map((s) => ({ ...s, t: s.t - offset })).filter((s) => s.t >= 0),
       ...(limits.groups.size === 0 ? {} : { throttling: throttling.samples }),
-      stages: profile.stages.filter((s) => s.at < profile.duration),
+      stages,
       checks: result.checks
     }
   }

@@ -1,5 +1,5 @@
 import * as hdr from "hdr-histogram-js"
-import type { LatencySummary, SecondSample } from "./Model.ts"
+import type { LatencySummary, SecondSample, Stage, StageLatency } from "./Model.ts"
 
 /** A request the scenario made, as k6 would count it. */
 export interface Observation {
@@ -48,6 +48,8 @@ export class LatencyRecorder {
   readonly #all = newHistogram()
   readonly #payments = newHistogram()
   readonly #expected: Array<number> = []
+  /** When each of `#expected` ended, seconds since the start. */
+  readonly #expectedAt: Array<number> = []
   readonly #seconds = new Map<number, Second>()
   successfulPayments = 0
   failedPayments = 0
@@ -68,6 +70,7 @@ export class LatencyRecorder {
     const micros = Math.max(1, Math.round(o.ms * 1000))
     this.#all.recordValue(micros)
     this.#expected.push(o.ms)
+    this.#expectedAt.push(o.endedAt)
     if (o.payment) {
       this.#payments.recordValue(micros)
       second.latencies.push(o.ms)
@@ -77,6 +80,29 @@ export class LatencyRecorder {
   /** The official p99: k6's interpolated percentile over every expected response, unrounded, milliseconds. */
   officialP99(): number {
     return k6Percentile([...this.#expected].sort((a, b) => a - b), 0.99)
+  }
+
+  /**
+   * The expected requests by the stage they ended in: the first stage also takes those before it starts, the last
+   * those after the scenario. `threshold` is the run's p99: what is slower makes up the 1 % the bonus is decided by.
+   */
+  byStage(stages: ReadonlyArray<Stage>, threshold: number): ReadonlyArray<StageLatency> {
+    const latencies = stages.map((): Array<number> => [])
+    this.#expected.forEach((ms, i) => {
+      const endedAt = this.#expectedAt[i]
+      let stage = stages.length - 1
+      while (stage > 0 && stages[stage].at > endedAt) stage--
+      latencies[stage]?.push(ms)
+    })
+    return stages.map((stage, i) => {
+      const sorted = latencies[i].sort((a, b) => a - b)
+      return {
+        ...stage,
+        requests: sorted.length,
+        p99: sorted.length === 0 ? null : k6Percentile(sorted, 0.99),
+        slowest: sorted.filter((ms) => ms > threshold).length
+      }
+    })
   }
 
   summary(which: "all" | "payments"): LatencySummary {

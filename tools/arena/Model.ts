@@ -196,6 +196,15 @@ export interface LatencySummary {
   readonly max: number
 }
 
+/** The expected requests that ended while a stage lasted (the first stage from 0 s, the last to the end). */
+export interface StageLatency extends Stage {
+  readonly requests: number
+  /** k6's p99 of those requests; null when none ended in the stage. */
+  readonly p99: number | null
+  /** How many of them were slower than the run's p99: where the 1 % that decides the bonus came from. */
+  readonly slowest: number
+}
+
 export interface ArenaReport {
   readonly meta: {
     readonly profile: string
@@ -229,6 +238,8 @@ export interface ArenaReport {
     /** Every expected (2xx/3xx) request of the scenario: what the official p99 is computed over. */
     readonly all: LatencySummary
     readonly payments: LatencySummary
+    /** Every expected request again, by the stage it ended in. */
+    readonly stages: ReadonlyArray<StageLatency>
   }
   /** The latency floor of the same machine, load generator and load balancer, from a --null-backend run. */
   readonly nullFloor?: LatencySummary

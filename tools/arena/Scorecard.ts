@@ -1,6 +1,6 @@
 /** The arena's scorecard for the terminal. */
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
-import type { ArenaReport, GcPauses, GeneratorGc } from "./Model.ts"
+import type { ArenaReport, GcPauses, GeneratorGc, ProcessorCondition, StageLatency } from "./Model.ts"
 import { gcPausesOf, peaks } from "./ReportData.ts"
 
 const ansi = (enabled: boolean) => {
@@ -15,6 +15,27 @@ const generatorPauses = (gc: GeneratorGc) =>
       numberFormat(1).format(longestMs)
     } ms)`
   }).join(", ")
+
+const condition = ({ delay, failure }: ProcessorCondition) => `${integer(delay)} ms${failure ? " failing" : ""}`
+
+/** A table, one row per stage: where it starts, its p99, and its part of the requests slower than the run's p99. */
+const stageRows = (stages: ReadonlyArray<StageLatency>): ReadonlyArray<string> => {
+  if (stages.length === 0) return []
+  const slowest = stages.reduce((sum, s) => sum + s.slowest, 0)
+  const rows = [
+    ["from", "p99", "of the slowest 1%", "default · fallback"],
+    ...stages.map((s) => [
+      `${integer(s.at)} s`,
+      s.p99 === null ? "–" : ms(s.p99),
+      `${integer(s.slowest)} (${share(s.slowest, slowest)})`,
+      `${condition(s.default)} · ${condition(s.fallback)}`
+    ])
+  ]
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column].length)))
+  return rows.map((row) =>
+    `${row[0].padEnd(widths[0])}  ${row[1].padStart(widths[1])}  ${row[2].padStart(widths[2])}  ${row[3]}`
+  )
+}
 
 /** A compact, aligned scorecard for the terminal; ANSI colours only when `ansi: true`. */
 export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: boolean } = {}): string => {
@@ -78,6 +99,7 @@ export const renderScorecard = (report: ArenaReport, options: { readonly ansi?: 
           })`
         )
       ]),
+    ...stageRows(report.latency.stages).map((row, i) => i === 0 ? line("by stage", row) : continuation(row)),
     ...processes.map((p, i) => {
       const value = `${p.process.padEnd(nameWidth)}  ${numberFormat(1).format(p.rssMiB).padStart(rssWidth)} MiB  ${
         c.dim(

@@ -32,6 +32,7 @@ const nullBackendReport: ArenaReport = {
 /** Nothing observed at all. */
 const bareReport: ArenaReport = {
   ...withoutFloor,
+  latency: { ...withoutFloor.latency, stages: [] },
   series: { seconds: [], instances: [], processes: [], stages: [], checks: [] }
 }
 
@@ -56,6 +57,23 @@ describe("renderScorecard", () => {
     assert.match(text, new RegExp(`fallback +${card.fallback.payments.toLocaleString("en-US")} payments`))
     assert.include(text, "POST p50 / p99   1.01 ms / 2.51 ms")
     assert.include(text, "null floor       p50 0.62 ms / p99 1.74 ms  (POST p99 +0.77 ms, all p99 +0.81 ms)")
+  })
+
+  it("lists each stage's p99 and its part of the slowest 1 %, in aligned columns under one label", () => {
+    const first = lines.findIndex((line) => line.startsWith("  by stage"))
+    const rows = lines.slice(first, first + 1 + sampleReport.latency.stages.length)
+    assert.include(rows[0], "from")
+    const slowest = sampleReport.latency.stages.reduce((sum, s) => sum + s.slowest, 0)
+    assert.isAbove(slowest, 0)
+    sampleReport.latency.stages.forEach((stage, i) => {
+      const row = rows[i + 1]
+      assert.match(row, new RegExp(`^ {19}${stage.at} s `), row)
+      assert.include(row, stage.p99 === null ? " – " : `${stage.p99.toFixed(2)} ms`)
+      assert.include(row, `${stage.slowest} (${(stage.slowest / slowest * 100).toFixed(1)}%)`)
+    })
+    assert.include(rows[4], "2,000 ms failing · 1,000 ms")
+    const edges = new Set(rows.slice(1).map((row) => row.indexOf(")")))
+    assert.deepStrictEqual([...edges], [rows[0].indexOf("1%") + 1], rows.join("\n"))
   })
 
   it("lists the peak RSS of every process, aligned under one label", () => {
@@ -127,13 +145,14 @@ describe("renderScorecard", () => {
     assert.notInclude(text, "generator GC")
   })
 
-  it("leaves out the null floor and the processes when there are none, and flags a slush fund", () => {
+  it("leaves out the null floor, the stages and the processes when there are none, and flags a slush fund", () => {
     const bare = renderScorecard({
       ...bareReport,
       scorecard: { ...bareReport.scorecard, lag: -3, slushFund: true, inconsistencies: 0, fine: 0, fineAmount: 0 }
     })
     assert.notInclude(bare, "null floor")
     assert.notInclude(bare, "peak RSS")
+    assert.notInclude(bare, "by stage")
     assert.include(bare, "-3  SLUSH FUND")
     assert.match(bare, /inconsistencies  0$/m)
   })
@@ -234,6 +253,18 @@ describe("renderHtml", () => {
     assert.notMatch(html, /<(script|link|img|iframe)\b[^>]*\b(src|href)=/i)
     // uPlot's licence comment names its home; nothing else may
     assert.deepStrictEqual([...new Set(html.match(/https?:\/\/[^\s"')]+/g))], ["https://github.com/leeoniya/uPlot"])
+  })
+
+  it("lists each stage's requests, p99 and part of the slowest 1 % in the stages table", () => {
+    const table = renderHtml(sampleReport).match(/<details id="stages-table">[\s\S]*?<\/details>/)?.[0] ?? ""
+    assert.include(table, "<th>of the slowest 1%</th>")
+    const rows = table.match(/<tr><th scope="row">[\s\S]*?<\/tr>/g) ?? []
+    assert.strictEqual(rows.length, sampleReport.latency.stages.length)
+    const slowest = sampleReport.latency.stages.reduce((sum, s) => sum + s.slowest, 0)
+    sampleReport.latency.stages.forEach((stage, i) => {
+      assert.include(rows[i], `<td>${stage.requests.toLocaleString("en-US")}</td>`)
+      assert.include(rows[i], `<td>${stage.slowest} (${(stage.slowest / slowest * 100).toFixed(1)}%)</td>`)
+    })
   })
 
   it("keeps a </script> in the data from closing the script", () => {
