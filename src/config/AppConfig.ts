@@ -53,7 +53,7 @@ export interface AppSettings {
     readonly maxHold: Duration.Duration
     readonly suspectFor: Duration.Duration
     readonly utilization: number
-    readonly maxSendRate: number
+    readonly drainRate: number
   }
   readonly health: {
     readonly pollInterval: Duration.Duration
@@ -161,7 +161,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       "ROUTING_UTILIZATION"
     )
       .pipe(Config.withDefault(0.8)),
-    maxSendRate: positiveInt("ROUTING_MAX_SEND_RATE", 450)
+    drainRate: positiveInt("ROUTING_DRAIN_RATE", 150)
   }),
   health: Config.all({
     pollInterval: duration("HEALTH_POLL_INTERVAL", "5100 millis"),

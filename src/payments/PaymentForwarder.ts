@@ -79,13 +79,13 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
         maxDefaultDelay: Duration.toMillis(config.routing.maxDefaultDelay),
         maxDelay: Duration.toMillis(config.routing.maxDelay),
         maxHold: Duration.toMillis(config.routing.maxHold),
-        maxSendRate: config.routing.maxSendRate,
+        drainRate: config.routing.drainRate,
         utilization: config.routing.utilization
       }
 
-      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced, with
-      // bursts of a tenth of a second's worth
-      const pacing = makeSendPacing(config.routing.maxSendRate, config.routing.maxSendRate / 10)
+      // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced to the
+      // arrival rate plus the drain rate, with bursts of a tenth of a second's worth
+      const pacing = makeSendPacing(100)
 
       const decide = (now: number, arrivalRate: number, heldSince: number | undefined) => {
         const backlog = queue.sizeUnsafe()
@@ -130,7 +130,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           // with no payment arriving there is no HTTP path to keep CPU for: a backlog leaves as fast as it can
           if (!slotReserved && arrivalRate > 0) {
             slotReserved = true
-            const wait = pacing.reserve(now)
+            const wait = pacing.reserve(now, arrivalRate + settings.drainRate)
             if (wait > 0) {
               // decided again when the slot comes: the wait may have been long
               yield* Effect.sleep(wait)

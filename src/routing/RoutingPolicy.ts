@@ -11,8 +11,8 @@ export interface RoutingSettings {
   readonly maxDelay: number
   /** While default fails, hold a payment for default up to this long instead of paying fallback's fee; 0 = off. */
   readonly maxHold: number
-  /** Sends per second this instance may make, which is also how fast a held backlog drains. */
-  readonly maxSendRate: number
+  /** Sends per second this instance may make beyond the rate payments arrive at: how fast a backlog drains. */
+  readonly drainRate: number
   /** Share of the in-flight capacity routing may plan to fill, 0..1. */
   readonly utilization: number
 }
@@ -49,14 +49,13 @@ export const usable = (view: ProcessorView, input: RoutingInput): boolean =>
 
 /**
  * Holding pays only while what is held can still go out in time: the backlog must drain within `maxHold` at the
- * send rate left over by new arrivals, the queue must keep at least as much room as it holds, and payments must
- * still be arriving (the test reads the processors' totals soon after its load stops: a payment held then is lost).
+ * drain rate, the queue must keep at least as much room as it holds, and payments must still be arriving (the test
+ * reads the processors' totals soon after its load stops: a payment held then is lost).
  */
 export const canHold = (input: RoutingInput): boolean => {
-  const { maxHold, maxSendRate } = input.settings
-  const spare = maxSendRate - input.arrivalRate
-  return maxHold > 0 && input.heldFor < maxHold && input.arrivalRate > 0 && spare > 0 &&
-    input.backlog * 1000 / spare <= maxHold && input.backlog <= input.room
+  const { drainRate, maxHold } = input.settings
+  return maxHold > 0 && input.heldFor < maxHold && input.arrivalRate > 0 &&
+    input.backlog * 1000 / drainRate <= maxHold && input.backlog <= input.room
 }
 
 /**

@@ -61,7 +61,10 @@ const scriptedGateway = (script: {
 
 const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount: 20.05 }
 
-const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readonly maxHold?: string } = {}) =>
+const forwarderWith = (
+  gateway: Layer.Layer<ProcessorGateway>,
+  options: { readonly maxHold?: string; readonly drainRate?: string } = {}
+) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
     Layer.provide(Layer.mergeAll(ProcessorHealth.layerTest, PaymentIntake.layerMemory)),
@@ -69,7 +72,10 @@ const forwarderWith = (gateway: Layer.Layer<ProcessorGateway>, options: { readon
     Layer.provide(Metrics.layerTest),
     Layer.provide(AppConfig.layerTest(
       { retryBase: Duration.millis(100), retryMax: Duration.seconds(1) },
-      { ROUTING_MAX_HOLD: options.maxHold ?? "0 millis" }
+      {
+        ROUTING_MAX_HOLD: options.maxHold ?? "0 millis",
+        ...(options.drainRate === undefined ? {} : { ROUTING_DRAIN_RATE: options.drainRate })
+      }
     ))
   )
 
@@ -211,5 +217,39 @@ describe("PaymentForwarder", () => {
       assert.isTrue(times[4] > times[0], "the successful attempt carries a later requestedAt")
       assert.strictEqual(recorded.requestedAt.getTime(), times[4])
     }).pipe(Effect.provide(forwarderWith(gateway.layer)))
+  })
+
+  it.effect("paces sends to the arrival rate plus ROUTING_DRAIN_RATE, however fast payments arrive", () => {
+    let sends = 0
+    const gateway = stub(ProcessorGateway, {
+      send: () =>
+        Effect.sync((): SendOutcome => {
+          sends++
+          return "processed"
+        })
+    })
+    return Effect.gen(function*() {
+      const queue = yield* PaymentQueue
+      const forwarder = yield* PaymentForwarder
+      // 2,000 payments arrive within a second: the arrival rate is 2,000/s, and 2,150 sends a second may leave
+      yield* TestClock.setTime(1_000_000)
+      for (let i = 0; i < 2_000; i++) yield* queue.offer({ ...payment, correlationId: crypto.randomUUID() })
+      yield* TestClock.adjust("999 millis")
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 3_000 }, () => ({ ...payment, correlationId: crypto.randomUUID() })),
+        (p) => Effect.forkChild(forwarder.forward(p))
+      )
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      // a tenth of a second's worth leaves at once
+      assert.strictEqual(sends, 215)
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual(sends, 430)
+      // the 3,000th slot comes 2,999 intervals of 1/2,152 s later (2,000 in 0.999 s, plus 150), less the burst
+      yield* TestClock.adjust("1194 millis")
+      assert.strictEqual(sends, 2_999)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(sends, 3_000)
+      yield* Effect.forEach(fibers, Fiber.join)
+    }).pipe(Effect.provide(forwarderWith(gateway, { drainRate: "150" })))
   })
 })

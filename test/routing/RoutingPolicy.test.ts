@@ -9,7 +9,7 @@ const settings: RoutingSettings = {
   maxDefaultDelay: 1000,
   maxDelay: 1500,
   maxHold: 0,
-  maxSendRate: 700,
+  drainRate: 500,
   utilization: 0.8
 }
 
@@ -91,16 +91,17 @@ describe("RoutingPolicy.route", () => {
     assert.strictEqual(where(route(input(down(0), ok(0)))), "fallback", "off with ROUTING_MAX_HOLD=0")
   })
 
-  it("holds only what can drain within ROUTING_MAX_HOLD at the send rate left by arrivals, with room to spare", () => {
-    const withHold = { ...settings, maxHold: 60_000, maxSendRate: 700 }
-    const held = (overrides: Partial<RoutingInput>) =>
-      where(route(input(down(0), ok(0), { settings: withHold, ...overrides })))
-    // 500 spare sends per second drain 30,000 in 60 s
+  it("holds only what can drain within ROUTING_MAX_HOLD at ROUTING_DRAIN_RATE, with room to spare", () => {
+    const withHold = { ...settings, maxHold: 60_000, drainRate: 500 }
+    const held = (overrides: Partial<RoutingInput>, drainRate = 500) =>
+      where(route(input(down(0), ok(0), { settings: { ...withHold, drainRate }, ...overrides })))
+    // 500 sends per second beyond the arrivals drain 30,000 in 60 s, whatever the arrival rate
     assert.strictEqual(held({ arrivalRate: 200, backlog: 7_200, room: 12_800 }), "hold")
     assert.strictEqual(held({ arrivalRate: 200, backlog: 30_000, room: 30_000 }), "hold")
+    assert.strictEqual(held({ arrivalRate: 2_000, backlog: 30_000, room: 30_000 }), "hold")
     assert.strictEqual(held({ arrivalRate: 200, backlog: 30_001, room: 30_000 }), "fallback", "too long to drain")
-    assert.strictEqual(held({ arrivalRate: 650, backlog: 3_001, room: 16_999 }), "fallback", "50/s spare: 60 s")
-    assert.strictEqual(held({ arrivalRate: 700, backlog: 0, room: 20_000 }), "fallback", "no spare send rate")
+    assert.strictEqual(held({ arrivalRate: 200, backlog: 3_000, room: 17_000 }, 50), "hold", "50/s: 60 s")
+    assert.strictEqual(held({ arrivalRate: 200, backlog: 3_001, room: 16_999 }, 50), "fallback", "50/s: over 60 s")
     assert.strictEqual(held({ arrivalRate: 100, backlog: 10_001, room: 9_999 }), "fallback", "queue half full")
     assert.strictEqual(held({ arrivalRate: 0, backlog: 10, room: 19_990 }), "fallback", "the load has stopped")
   })
