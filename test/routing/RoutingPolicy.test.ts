@@ -92,9 +92,8 @@ describe("RoutingPolicy.route", () => {
   })
 
   it("holds only what can drain within ROUTING_MAX_HOLD at ROUTING_DRAIN_RATE, with room to spare", () => {
-    const withHold = { ...settings, maxHold: 60_000, drainRate: 500 }
     const held = (overrides: Partial<RoutingInput>, drainRate = 500) =>
-      where(route(input(down(0), ok(0), { settings: { ...withHold, drainRate }, ...overrides })))
+      where(route(input(down(0), ok(0), { settings: { ...settings, maxHold: 60_000, drainRate }, ...overrides })))
     // 500 sends per second beyond the arrivals drain 30,000 in 60 s, whatever the arrival rate
     assert.strictEqual(held({ arrivalRate: 200, backlog: 7_200, room: 12_800 }), "hold")
     assert.strictEqual(held({ arrivalRate: 200, backlog: 30_000, room: 30_000 }), "hold")

@@ -2,7 +2,14 @@
  * The report's data: the charts drawn from an arena run, and each process's peaks. A little over 400 lines:
  * `pageData` lists every chart's specification in one place, in the order the page shows them.
  */
-import type { ArenaReport, GcPauses, InstanceSample, ProcessSample, Stage } from "./Model.ts"
+import { integer, share } from "./Format.ts"
+import type { ArenaReport, GcPauses, InstanceSample, ProcessSample, Stage, StageLatency } from "./Model.ts"
+
+/** Each stage's part of the run's slowest 1 %, as "count (share)": the scorecard's and the page's column. */
+export const slowestByStage = (stages: ReadonlyArray<StageLatency>): ReadonlyArray<string> => {
+  const slowest = stages.reduce((sum, s) => sum + s.slowest, 0)
+  return stages.map((s) => `${integer(s.slowest)} (${share(s.slowest, slowest)})`)
+}
 
 type SeriesKind = "line" | "step" | "bars"
 

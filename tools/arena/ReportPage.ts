@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
 import type { ArenaReport, CheckResult, LatencySummary, StageLatency } from "./Model.ts"
-import { bandColors, type ChartSpec, pageData, slowDelay } from "./ReportData.ts"
+import { bandColors, type ChartSpec, pageData, slowDelay, slowestByStage } from "./ReportData.ts"
 
 const escapeHtml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;")
@@ -200,11 +200,11 @@ ${
 </section>`
 
 const stagesTableHtml = (stages: ReadonlyArray<StageLatency>) => {
-  const slowest = stages.reduce((sum, s) => sum + s.slowest, 0)
+  const slowest = slowestByStage(stages)
   return stages.length === 0 ? "" : `<details id="stages-table"><summary>stages</summary><table class="grid">
 <thead><tr><th>from (s)</th><th>default delay</th><th>default failing</th><th>fallback delay</th><th>fallback failing</th><th>requests</th><th>p99</th><th>of the slowest 1%</th></tr></thead>
 <tbody>${
-    stages.map((s) =>
+    stages.map((s, i) =>
       row([
         integer(s.at),
         `${integer(s.default.delay)} ms`,
@@ -213,7 +213,7 @@ const stagesTableHtml = (stages: ReadonlyArray<StageLatency>) => {
         s.fallback.failure ? "yes" : "no",
         integer(s.requests),
         s.p99 === null ? "–" : ms(s.p99),
-        `${integer(s.slowest)} (${share(s.slowest, slowest)})`
+        slowest[i]
       ])
     ).join("")
   }</tbody></table></details>`

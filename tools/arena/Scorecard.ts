@@ -1,7 +1,7 @@
 /** The arena's scorecard for the terminal. */
 import { integer, money, ms, numberFormat, percent, share, signedMs } from "./Format.ts"
 import type { ArenaReport, GcPauses, GeneratorGc, ProcessorCondition, StageLatency } from "./Model.ts"
-import { gcPausesOf, peaks } from "./ReportData.ts"
+import { gcPausesOf, peaks, slowestByStage } from "./ReportData.ts"
 
 const ansi = (enabled: boolean) => {
   const wrap = (code: string) => (text: string) => enabled ? `\u001b[${code}m${text}\u001b[0m` : text
@@ -21,13 +21,13 @@ const condition = ({ delay, failure }: ProcessorCondition) => `${integer(delay)}
 /** A table, one row per stage: where it starts, its p99, and its part of the requests slower than the run's p99. */
 const stageRows = (stages: ReadonlyArray<StageLatency>): ReadonlyArray<string> => {
   if (stages.length === 0) return []
-  const slowest = stages.reduce((sum, s) => sum + s.slowest, 0)
+  const slowest = slowestByStage(stages)
   const rows = [
     ["from", "p99", "of the slowest 1%", "default · fallback"],
-    ...stages.map((s) => [
+    ...stages.map((s, i) => [
       `${integer(s.at)} s`,
       s.p99 === null ? "–" : ms(s.p99),
-      `${integer(s.slowest)} (${share(s.slowest, slowest)})`,
+      slowest[i],
       `${condition(s.default)} · ${condition(s.fallback)}`
     ])
   ]
