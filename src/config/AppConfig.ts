@@ -23,7 +23,7 @@ export type DatabaseSettings =
     readonly poolSize: number
     readonly ssl: boolean
   }
-  | { readonly _tag: "Embedded"; readonly dataDir: Option.Option<string>; readonly poolSize: number }
+  | { readonly _tag: "Embedded"; readonly dataDir: Option.Option<string> }
 
 export interface AppSettings {
   readonly instanceId: string
@@ -111,7 +111,7 @@ const databaseSettings: Config.Config<DatabaseSettings> = Config.all({
       ssl: c.ssl
     }
   }
-  return { _tag: "Embedded", dataDir: c.dataDir, poolSize: c.poolSize }
+  return { _tag: "Embedded", dataDir: c.dataDir }
 }))
 
 const metricsPort = Config.all({

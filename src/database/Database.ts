@@ -20,6 +20,14 @@ const connectionOptions = (timeouts: AppSettings["databaseTimeouts"]) => {
   }
 }
 
+/**
+ * PGlite runs one session, and pglite-socket passes it the protocol messages of all its connections one at a time: a
+ * statement one connection has begun is cut in two by another's (a transaction's statements run between its Bind and
+ * its Execute, which then fails: portal "" does not exist). So the embedded database gets one connection, whatever
+ * `DB_POOL_SIZE` says, and statements take turns on it.
+ */
+export const poolSizeOf = (settings: DatabaseSettings): number => settings._tag === "Embedded" ? 1 : settings.poolSize
+
 export const clientLayer = (settings: DatabaseSettings) =>
   Layer.unwrap(Effect.gen(function*() {
     const common = connectionOptions((yield* AppConfig).databaseTimeouts)
@@ -43,7 +51,8 @@ export const clientLayer = (settings: DatabaseSettings) =>
         )
         const path = yield* startEmbeddedPostgres({
           dataDir: settings.dataDir,
-          maxConnections: settings.poolSize + 1,
+          // and one more for a broken connection's replacement while it is still being closed
+          maxConnections: poolSizeOf(settings) + 1,
           templatePath: yield* defaultTemplatePath
         })
         yield* Effect.logInfo("no database configured: using an embedded PGlite").pipe(
@@ -54,7 +63,7 @@ export const clientLayer = (settings: DatabaseSettings) =>
           path,
           username: "postgres",
           database: "postgres",
-          maxConnections: settings.poolSize
+          maxConnections: poolSizeOf(settings)
         })
       }
     }

@@ -1,6 +1,7 @@
 import { Effect, Exit, Layer, Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { poolSizeOf } from "./Database.ts"
 
 /**
  * Times every SQL statement from the spans effect/sql opens for it, so no query site has to: the tracer in use
@@ -15,7 +16,7 @@ export const QueryMetricsLive = Layer.effect(
     const inner = yield* Tracer.Tracer
     const metrics = yield* Metrics
     const { database } = yield* AppConfig
-    metrics.dbPoolMax.set(database.poolSize)
+    metrics.dbPoolMax.set(poolSizeOf(database))
 
     return Tracer.make({
       span(options) {

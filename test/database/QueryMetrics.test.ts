@@ -2,7 +2,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../../src/config/AppConfig.ts"
-import { DatabaseLive } from "../../src/database/Database.ts"
+import { DatabaseLive, poolSizeOf } from "../../src/database/Database.ts"
 import { queryLabel, QueryMetricsLive } from "../../src/database/QueryMetrics.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { configWithIsolatedDatabase } from "../support/database.ts"
@@ -68,7 +68,7 @@ layer(Live, { timeout: "60 seconds", excludeTestServices: true })("QueryMetricsL
 
       // every pooled connection held elsewhere: a statement waits for one, and counts in flight meanwhile
       const held = yield* Scope.make()
-      yield* Effect.replicateEffect(sql.reserve, database.poolSize).pipe(Scope.provide(held))
+      yield* Effect.replicateEffect(sql.reserve, poolSizeOf(database)).pipe(Scope.provide(held))
       const waiting = yield* Effect.forkChild(sql`SELECT count(*) FROM payments`)
       yield* Effect.sleep("100 millis")
       const during = (yield* series("db_queries_in_flight"))[0]?.value
@@ -76,6 +76,6 @@ layer(Live, { timeout: "60 seconds", excludeTestServices: true })("QueryMetricsL
       yield* Fiber.join(waiting)
       assert.strictEqual(during, 1, "the waiting statement is in flight")
       assert.strictEqual((yield* series("db_queries_in_flight"))[0]?.value, 0)
-      assert.strictEqual((yield* series("db_pool_max_connections"))[0]?.value, database.poolSize)
+      assert.strictEqual((yield* series("db_pool_max_connections"))[0]?.value, poolSizeOf(database))
     }))
 })

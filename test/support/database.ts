@@ -17,7 +17,7 @@ export const backendName = Option.isSome(databaseUrl) ? "PostgreSQL" : "PGlite"
  */
 export const isolatedDatabase = Effect.gen(function*() {
   if (Option.isNone(databaseUrl)) {
-    return { _tag: "Embedded", dataDir: Option.none(), poolSize: 4 } satisfies DatabaseSettings
+    return { _tag: "Embedded", dataDir: Option.none() } satisfies DatabaseSettings
   }
   const schema = `test_${crypto.randomUUID().replaceAll("-", "")}`
   const admin = PgClient.layer({ url: Redacted.make(databaseUrl.value), maxConnections: 1 })
