@@ -43,6 +43,7 @@ import { pathToFileURL } from "node:url"
 import { parseArgs, promisify } from "node:util"
 import { Pool, request } from "undici"
 import { otherNodeThanImage, readImage } from "../../tools/arena/Image.ts"
+import { median } from "../../tools/arena/LatencyRecorder.ts"
 import { clockTicksPerSecond, type ProcessReading, readProcess } from "../../tools/arena/ProcessSampler.ts"
 import { attachValues, envAssignments } from "../../tools/process/Arguments.ts"
 import { freePort } from "../../tools/process/Processes.ts"
@@ -650,18 +651,12 @@ const printRatios = (results: ReadonlyArray<Result>, top: TargetName, bottom: Ta
     const ofRound = rounds > 1 ? ` (round ${round})` : ""
     console.log(`${ratios.length === 1 ? "\n" : ""}${top} / ${bottom} ${shown}${ofRound}`)
   }
-  const sorted = [...ratios].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  const median = sorted.length === 0
-    ? undefined
-    : sorted.length % 2 === 1
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2
-  if (rounds > 1 && median !== undefined) {
+  const middle = ratios.length === 0 ? undefined : median(ratios)
+  if (rounds > 1 && middle !== undefined) {
     const what = callgrind ? "instructions ratio without optimizing compiles" : "CPU ratio"
-    console.log(`${top} / ${bottom} ${what}, median of ${ratios.length} rounds: ${median.toFixed(3)}`)
+    console.log(`${top} / ${bottom} ${what}, median of ${ratios.length} rounds: ${middle.toFixed(3)}`)
   }
-  return median
+  return middle
 }
 
 const main = async () => {

@@ -1,4 +1,5 @@
-import { integer, money, numberFormat, percent } from "./Format.ts"
+import { integer, money, numberFormat, percent, signed } from "./Format.ts"
+import { median } from "./LatencyRecorder.ts"
 import type { ArenaReport } from "./Model.ts"
 import { peaks } from "./ReportData.ts"
 
@@ -66,13 +67,6 @@ export const figuresOf = ({ label, report, source }: LabelledReport, ratio?: Sta
   }
 }
 
-/** The middle value; the mean of the two middle ones for an even count. */
-export const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-
 export interface Spread {
   readonly median: number
   readonly min: number
@@ -127,8 +121,6 @@ export const groupsOf = (runs: ReadonlyArray<RunFigures>): ReadonlyArray<GroupFi
 const dash = "–"
 const decimals = (digits: number) => numberFormat(digits).format
 const or = <A>(value: A | undefined, format: (value: A) => string) => value === undefined ? dash : format(value)
-const signed = (value: number, format: (value: number) => string) =>
-  `${value >= 0 ? "+" : "−"}${format(Math.abs(value))}`
 const ranged = (value: Spread | undefined, format: (value: number) => string) =>
   value === undefined
     ? dash

@@ -30,6 +30,9 @@ export const k6Percentile = (sorted: ReadonlyArray<number>, pct: number): number
   return low + (high - low) * (i - Math.floor(i))
 }
 
+/** The middle value, the mean of the two middle ones for an even count: k6's 50th percentile; 0 for none. */
+export const median = (values: ReadonlyArray<number>): number => k6Percentile([...values].sort((a, b) => a - b), 0.5)
+
 const newHistogram = () =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
 
