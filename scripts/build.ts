@@ -13,7 +13,7 @@ const result = await build({
   bundle: true,
   // PGlite loads its WebAssembly from its own package folder; it is only imported when no database is configured
   // undici is CommonJS re-exported with `export *`, which esbuild cannot bundle into an ESM chunk
-  external: ["@electric-sql/pglite", "@electric-sql/pglite-socket", "undici"],
+  external: ["@electric-sql/pglite", "undici"],
   splitting: true,
   format: "esm",
   platform: "node",

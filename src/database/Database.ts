@@ -21,10 +21,8 @@ const connectionOptions = (timeouts: AppSettings["databaseTimeouts"]) => {
 }
 
 /**
- * PGlite runs one session, and pglite-socket passes it the protocol messages of all its connections one at a time: a
- * statement one connection has begun is cut in two by another's (a transaction's statements run between its Bind and
- * its Execute, which then fails: portal "" does not exist). So the embedded database gets one connection, whatever
- * `DB_POOL_SIZE` says, and statements take turns on it.
+ * PGlite runs one session, on which connections take turns (`PgliteWire`): a second connection of the service's would
+ * only wait for the first. So the embedded database gets one connection, whatever `DB_POOL_SIZE` says.
  */
 export const poolSizeOf = (settings: DatabaseSettings): number => settings._tag === "Embedded" ? 1 : settings.poolSize
 

@@ -1,10 +1,10 @@
 import { PGlite } from "@electric-sql/pglite"
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { Data, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { makePgliteWire } from "./PgliteWire.ts"
 
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
   readonly message: string
@@ -59,13 +59,17 @@ export const serveEmbeddedPostgres = Effect.fnUntraced(function*(
   yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: () => {
-        const server = new PGLiteSocketServer({ db, ...options.listen, maxConnections: options.maxConnections })
-        return server.start().then(() => server)
+        const wire = makePgliteWire(db, options.maxConnections)
+        return new Promise<typeof wire>((resolve, reject) => {
+          wire.server.once("error", reject)
+          const listening = () => resolve(wire)
+          if ("path" in options.listen) wire.server.listen(options.listen.path, listening)
+          else wire.server.listen(options.listen.port, options.listen.host, listening)
+        })
       },
       catch: (cause) => new EmbeddedPostgresError({ message: "cannot serve PGlite", cause })
     }),
-    // stop() waits for every client to hang up, which a connection cut off mid-query never does
-    (server) => Effect.promise(() => server.stop()).pipe(Effect.timeoutOption("1 second"))
+    (wire) => Effect.promise(() => wire.close()).pipe(Effect.timeoutOption("1 second"))
   )
 })
 

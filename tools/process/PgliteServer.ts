@@ -2,7 +2,8 @@
  * `node tools/process/PgliteServer.ts --port 5433 [--host 127.0.0.1] [--max-connections 40]`: an in-memory PGlite
  * served over TCP, until SIGINT/SIGTERM, for what runs several service processes on one embedded database (tests,
  * the fault matrix, the arena). It starts as the service's embedded database does, from the saved initdb template,
- * where pglite-socket's own server script ran initdb every time (about 5 s of CPU, 1 GB at its peak).
+ * instead of running initdb every time (about 5 s of CPU, 1 GB at its peak). Each connection's statements reach it
+ * whole, whatever the others send (`src/database/PgliteWire.ts`).
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Option, Schema } from "effect"
