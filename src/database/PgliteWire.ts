@@ -125,6 +125,12 @@ export const makePgliteWire = (db: PGlite, maxConnections: number): PgliteWire =
     runNext()
   }
 
+  /** A client that does not speak the protocol: cut off. */
+  const refuse = (connection: Connection) => {
+    connection.socket.destroy()
+    close(connection)
+  }
+
   /** Takes the whole messages received so far: the start-up exchange, then typed messages grouped into turns. */
   const read = (connection: Connection) => {
     for (;;) {
@@ -132,6 +138,7 @@ export const makePgliteWire = (db: PGlite, maxConnections: number): PgliteWire =
       if (!connection.started) {
         if (received.length < 8) return
         const length = received.readInt32BE(0)
+        if (length < 8) return refuse(connection)
         if (received.length < length) return
         const code = received.readInt32BE(4)
         connection.received = received.subarray(length)
@@ -140,11 +147,12 @@ export const makePgliteWire = (db: PGlite, maxConnections: number): PgliteWire =
         else if (code === PROTOCOL_3) {
           connection.started = true
           submit(connection, received.subarray(0, length))
-        } else connection.socket.destroy()
+        } else return refuse(connection)
         continue
       }
       if (received.length < 5) return
       const length = 1 + received.readInt32BE(1)
+      if (length < 5) return refuse(connection)
       if (received.length < length) return
       const type = received[0]!
       connection.received = received.subarray(length)

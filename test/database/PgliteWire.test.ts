@@ -40,6 +40,10 @@ const mixed = (sql: SqlClient.SqlClient, i: number, round: number) =>
       (rows) => ({ got: rows.map((row) => row.doubled), expected: [2 * i] })
     )
 
+/** A start-up message: protocol 3.0, user and database postgres. */
+const startup = Buffer.from("\0\0\0\0\0\x03\0\0user\0postgres\0database\0postgres\0\0", "latin1")
+startup.writeInt32BE(startup.length, 0)
+
 interface RawClient {
   /** Runs `text` as a simple query: the session's status after it (I idle, T in a transaction, E failed one). */
   readonly query: (text: string) => Effect.Effect<string>
@@ -51,8 +55,6 @@ interface RawClient {
 const rawClient = (path: string) =>
   Effect.acquireRelease(
     Effect.callback<RawClient, string>((resume) => {
-      const startup = Buffer.from("\0\0\0\0\0\x03\0\0user\0postgres\0database\0postgres\0\0", "latin1")
-      startup.writeInt32BE(startup.length, 0)
       const socket = connect(path, () => socket.write(startup))
       const waiting: Array<(status: string) => void> = []
       const client: RawClient = {
@@ -149,6 +151,31 @@ describe("the embedded database's server", () => {
         const path = yield* served(1)
         yield* rawClient(path)
         assert.strictEqual(yield* Effect.flip(rawClient(path)), "53300")
+      }).pipe(Effect.scoped, Effect.timeout("30 seconds")),
+    60_000
+  )
+
+  it.live(
+    "cuts off a client whose message lengths make no sense, and serves the others",
+    () =>
+      Effect.gen(function*() {
+        const path = yield* served()
+        const sql = yield* client(path)
+        for (
+          // a start-up message shorter than its own header; a query, after a sound start-up, whose length is -1
+          const garbage of [
+            Buffer.from([0, 0, 0, 4, 0, 3, 0, 0]),
+            Buffer.concat([startup, Buffer.from("Q\xff\xff\xff\xff", "latin1")])
+          ]
+        ) {
+          const closed = yield* Effect.callback<boolean>((resume) => {
+            const socket = connect(path, () => socket.write(garbage))
+            socket.on("close", () => resume(Effect.succeed(true)))
+            socket.on("error", () => {})
+          })
+          assert.isTrue(closed)
+        }
+        assert.deepStrictEqual(yield* sql<{ one: number }>`SELECT 1 AS one`, [{ one: 1 }])
       }).pipe(Effect.scoped, Effect.timeout("30 seconds")),
     60_000
   )
