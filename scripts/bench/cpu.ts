@@ -1,7 +1,7 @@
 /**
  * CPU per payment of the service, the null backend and the plain-Node reference forwarder, one after another, against
  * two processor simulators at a fixed open-model rate.
- *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,baseline,null,reference,intake]
+ *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,baseline,null,reference,intake,floor]
  *                  [--node-flags="..."] [--rounds 1] [--together] [--env NAME=VALUE ...]
  *                  [--baseline DIR] [--baseline-env NAME=VALUE ...] [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first: a dist/ built from other sources is refused) with the
@@ -10,6 +10,9 @@
  * The intake target is the service taking payments and forwarding none: its processors accept connections and never
  * answer, and one worker waits on them. Its CPU per POST, beside the null backend's, is what the HTTP intake costs
  * (request, validation, queue, 202) against plain Node answering 202.
+ * The floor target is the service's HTTP stack alone (`scripts/bench/effect-floor.ts`: an Effect HttpRouter on
+ * NodeHttpServer answering 202 at once), run with the service's Node flags and image ENV: floor / null is what the stack itself
+ * costs per POST over plain Node, intake / floor what the service's handlers add to it.
  * The baseline target is the service again, to weigh a change against: the bundle in --baseline DIR (a `dist/` built
  * from another commit, in a checkout with its own node_modules; default this dist/) with --baseline-env added to its
  * environment, as --env adds to the service's and the intake's. With --together the two run side by side and each
@@ -74,7 +77,7 @@ const warmupRate = callgrind ? Number(values["warmup-rate"]) : rate
 const rounds = Number(values.rounds)
 const together = values.together
 if (together && callgrind) throw new Error("--together measures CPU time; --callgrind counts each target alone")
-const targetNames = ["service", "baseline", "null", "reference", "intake"] as const
+const targetNames = ["service", "baseline", "null", "reference", "intake", "floor"] as const
 type TargetName = (typeof targetNames)[number]
 const only = values.only.split(",").map((name) => name.trim())
 for (const name of only) {
@@ -238,7 +241,7 @@ const simulatorTotal = async (simulator: Simulator) => {
   return (JSON.parse(text) as { totalRequests: number }).totalRequests
 }
 
-const forwardsNothing = (target: TargetName) => target === "null" || target === "intake"
+const forwardsNothing = (target: TargetName) => target === "null" || target === "intake" || target === "floor"
 const runsTheService = (target: TargetName) => target === "service" || target === "baseline" || target === "intake"
 
 /**
@@ -451,6 +454,8 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
       return { args: [plainJs("tools/arena/NullBackend.ts")], ready: "/payments-summary" }
     case "reference":
       return { args: [plainJs("scripts/bench/reference.ts")], ready: "/payments-summary" }
+    case "floor":
+      return { args: [...nodeFlags, plainJs("scripts/bench/effect-floor.ts")], ready: "/payments-summary" }
   }
 }
 
@@ -470,7 +475,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
   }
   const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
-    ...(runsTheService(name) ? image.env : {}),
+    ...(runsTheService(name) || name === "floor" ? image.env : {}),
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),
@@ -713,6 +718,8 @@ const main = async () => {
   const medianRatio = printRatios(results, "service", "reference")
   const baselineRatio = printRatios(results, "service", "baseline")
   const intakeRatio = printRatios(results, "intake", "null")
+  const floorRatio = printRatios(results, "floor", "null")
+  const handlersRatio = printRatios(results, "intake", "floor")
 
   mkdirSync("bench-out", { recursive: true })
   const file = `bench-out/cpu-${new Date().toISOString().replace(/[:.]/g, "-")}.json`
@@ -738,7 +745,9 @@ const main = async () => {
     results,
     medianRatio,
     baselineRatio,
-    intakeRatio
+    intakeRatio,
+    floorRatio,
+    handlersRatio
   }
   writeFileSync(file, JSON.stringify(summary, null, 2) + "\n")
   console.log(`results: ${file}`)

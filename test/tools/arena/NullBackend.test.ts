@@ -5,7 +5,7 @@ import { request } from "undici"
 import { waitHttp } from "../../../tools/process/Processes.ts"
 import { freePort, startNode } from "../../support/process.ts"
 
-const script = resolve(import.meta.dirname, "../../../tools/arena/NullBackend.ts")
+const root = resolve(import.meta.dirname, "../../..")
 
 const emptyAnswers = [["POST", "/payments", 202], ["POST", "/purge-payments", 200], ["GET", "/x", 404]] as const
 
@@ -15,13 +15,13 @@ const call = (port: number, method: "GET" | "POST", path: string) =>
     return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
   })
 
-describe("the null backend", () => {
-  it.live(
-    "frames every answer with a Content-Length, as the service frames its 202, never chunked",
-    () =>
+describe("the null backend and bench:cpu's Effect floor", () => {
+  it.live.each(["tools/arena/NullBackend.ts", "scripts/bench/effect-floor.ts"])(
+    "%s frames every answer with a Content-Length, as the service frames its 202, never chunked",
+    (script) =>
       Effect.gen(function*() {
         const port = yield* freePort
-        yield* startNode(script, { PORT: String(port) })
+        yield* startNode(resolve(root, script), { PORT: String(port) })
         yield* waitHttp(`http://127.0.0.1:${port}/payments-summary`, { watch: [], timeout: 10_000 })
         const summary = yield* call(port, "GET", "/payments-summary")
         assert.strictEqual(summary.status, 200)
