@@ -11,8 +11,8 @@
  * answer, and one worker waits on them. Its CPU per POST, beside the null backend's, is what the HTTP intake costs
  * (request, validation, queue, 202) against plain Node answering 202.
  * The floor target is the service's HTTP stack alone (`scripts/bench/effect-floor.ts`: an Effect HttpRouter on
- * NodeHttpServer answering 202 at once), run with the service's Node flags and image ENV: floor / null is what the stack itself
- * costs per POST over plain Node, intake / floor what the service's handlers add to it.
+ * NodeHttpServer answering 202 at once), run with the service's Node flags and image ENV: floor / null is what the
+ * stack itself costs per POST over plain Node, intake / floor what the service's handlers add to it.
  * The baseline target is the service again, to weigh a change against: the bundle in --baseline DIR (a `dist/` built
  * from another commit, in a checkout with its own node_modules; default this dist/) with --baseline-env added to its
  * environment, as --env adds to the service's and the intake's. With --together the two run side by side and each
@@ -243,6 +243,8 @@ const simulatorTotal = async (simulator: Simulator) => {
 
 const forwardsNothing = (target: TargetName) => target === "null" || target === "intake" || target === "floor"
 const runsTheService = (target: TargetName) => target === "service" || target === "baseline" || target === "intake"
+/** Run as the Dockerfile runs the service: its Node flags and its runtime stage's ENV. */
+const runsAsTheImage = (target: TargetName) => runsTheService(target) || target === "floor"
 
 /**
  * The simulators' counts once they have stopped growing (two equal reads 0.5 s apart, at most `drainMs` later): the
@@ -475,7 +477,7 @@ const launch = async (name: TargetName, simulators: ReadonlyArray<Simulator>): P
   }
   const port = await Effect.runPromise(freePort)
   const env: Record<string, string> = {
-    ...(runsTheService(name) || name === "floor" ? image.env : {}),
+    ...(runsAsTheImage(name) ? image.env : {}),
     PATH: process.env.PATH ?? "",
     NODE_ENV: "production",
     PORT: String(port),

@@ -53,7 +53,6 @@ interface Connection {
   /** The messages read since the last turn ended. */
   unsent: Array<Buffer>
   started: boolean
-  closed: boolean
 }
 
 interface Turn {
@@ -70,54 +69,55 @@ interface Turn {
  * Execute (electric-sql/pglite#1046).
  */
 export const makePgliteWire = (db: PGlite, maxConnections: number): PgliteWire => {
+  /** The connections still open. */
   const connections = new Set<Connection>()
   const turns: Array<Turn> = []
   let owner: Connection | undefined
   let running = false
 
-  const runNext = (): void => {
-    if (running) return
-    const index = owner === undefined ? 0 : turns.findIndex((turn) => turn.connection === owner)
-    if (index === -1 || index >= turns.length) return
-    const [turn] = turns.splice(index, 1)
-    const { connection, messages } = turn!
+  /** Runs `work` on the session, alone; the next turn is taken once it is done. */
+  const exclusively = (work: () => Promise<unknown>) => {
     running = true
-    db.runExclusive(() => db.execProtocolRaw(messages)).then(
-      (answer) => {
-        owner = leavesIdle(answer) ? undefined : connection
-        if (connection.closed) return endSession(connection)
-        if (answer.length > 0) connection.socket.write(answer)
-      },
-      () => {
-        owner = connection
-        connection.socket.destroy()
-        return endSession(connection)
-      }
-    ).finally(() => {
+    void work().finally(() => {
       running = false
       runNext()
     })
   }
 
-  const endSession = (connection: Connection): Promise<void> | undefined => {
-    if (owner !== connection) return undefined
-    return db.runExclusive(() => db.execProtocolRaw(reset)).then(() => {}, () => {}).finally(() => {
-      owner = undefined
-    })
+  const runNext = (): void => {
+    if (running) return
+    const index = owner === undefined ? 0 : turns.findIndex((turn) => turn.connection === owner)
+    if (index === -1 || index >= turns.length) return
+    const { connection, messages } = turns.splice(index, 1)[0]!
+    exclusively(() =>
+      db.runExclusive(() => db.execProtocolRaw(messages)).then(
+        (answer) => {
+          owner = leavesIdle(answer) ? undefined : connection
+          if (!connections.has(connection)) return endSession(connection)
+          if (answer.length > 0) connection.socket.write(answer)
+        },
+        () => {
+          owner = connection
+          connection.socket.destroy()
+          return endSession(connection)
+        }
+      )
+    )
   }
 
-  const close = (connection: Connection) => {
-    if (connection.closed) return
-    connection.closed = true
-    connections.delete(connection)
-    for (let i = turns.length - 1; i >= 0; i--) if (turns[i]!.connection === connection) turns.splice(i, 1)
-    if (!running && owner === connection) {
-      running = true
-      void endSession(connection)!.finally(() => {
-        running = false
-        runNext()
+  /** Ends the exchange and the transaction `connection` left the session in, if it holds the session. */
+  const endSession = (connection: Connection): Promise<void> =>
+    owner !== connection
+      ? Promise.resolve()
+      : db.runExclusive(() => db.execProtocolRaw(reset)).then(() => {}, () => {}).finally(() => {
+        owner = undefined
       })
-    }
+
+  const close = (connection: Connection) => {
+    if (!connections.delete(connection)) return
+    for (let i = turns.length - 1; i >= 0; i--) if (turns[i]!.connection === connection) turns.splice(i, 1)
+    // a turn of its own that is running ends its session when it is done
+    if (!running && owner === connection) exclusively(() => endSession(connection))
   }
 
   const submit = (connection: Connection, messages: Buffer) => {
@@ -170,11 +170,11 @@ export const makePgliteWire = (db: PGlite, maxConnections: number): PgliteWire =
 
   const server = createServer((socket) => {
     if (connections.size >= maxConnections) return void socket.end(tooManyConnections)
-    const connection: Connection = { socket, received: Buffer.alloc(0), unsent: [], started: false, closed: false }
+    const connection: Connection = { socket, received: Buffer.alloc(0), unsent: [], started: false }
     connections.add(connection)
     socket.setNoDelay(true)
     socket.on("data", (chunk: Buffer) => {
-      if (connection.closed) return
+      if (!connections.has(connection)) return
       connection.received = connection.received.length === 0 ? chunk : Buffer.concat([connection.received, chunk])
       read(connection)
     })
