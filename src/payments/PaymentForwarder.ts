@@ -146,12 +146,16 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
             requestedAt: new Date(now)
           }
           yield* intake.beforeSend(sent.correlationId, { processor, requestedAt: sent.requestedAt })
-          const result = yield* health.track(processor, gateway.send(processor, sent), classify).pipe(
-            Effect.catchTag("ProcessorAmbiguous", () => settle(processor, sent)),
-            Effect.result
-          )
-          if (Result.isSuccess(result)) return { ...sent, processor } satisfies RecordedPayment
-          yield* logUnavailable(result.failure)
+          // a Result, not a catchTag piped per send: building the pipe cost more than the send's own bookkeeping
+          const result = yield* Effect.result(health.track(processor, gateway.send(processor, sent), classify))
+          if (Result.isFailure(result)) {
+            if (result.failure._tag === "ProcessorUnavailable") {
+              yield* logUnavailable(result.failure)
+              continue
+            }
+            yield* settle(processor, sent)
+          }
+          return { ...sent, processor } satisfies RecordedPayment
         }
       })
 

@@ -6,6 +6,8 @@ import { PaymentForwarder } from "./PaymentForwarder.ts"
 import { PaymentQueue, type QueuedPayment } from "./PaymentQueue.ts"
 import { PaymentRecorder } from "./PaymentRecorder.ts"
 
+const ignoreDefect = () => Effect.void
+
 /**
  * A pool of worker fibers draining the payment queue: each takes one payment, forwards it and hands the result
  * to the recorder. On shutdown they finish what is queued, within the grace period, before they stop.
@@ -46,17 +48,20 @@ export const PaymentWorkers: Layer.Layer<
       })
       : effect
 
+  const settled = (job: QueuedPayment, exit: Exit.Exit<void>) => {
+    queue.completeUnsafe(job)
+    if (Exit.isSuccess(exit)) return Effect.void
+    return Effect.logError(
+      Exit.hasInterrupts(exit) ? "payment abandoned while in flight" : "payment job failed"
+    ).pipe(Effect.annotateLogs({ correlationId: job.payment.correlationId, cause: Cause.pretty(exit.cause) }))
+  }
+
+  // data-first calls: a pipe of combinators built per payment cost more than the job's own bookkeeping
   const handle = (job: QueuedPayment) =>
-    traceJob(job, Effect.suspend(() => process(job))).pipe(
-      Effect.onExit((exit) => {
-        queue.completeUnsafe(job)
-        if (Exit.isSuccess(exit)) return Effect.void
-        return Effect.logError(
-          Exit.hasInterrupts(exit) ? "payment abandoned while in flight" : "payment job failed"
-        ).pipe(Effect.annotateLogs({ correlationId: job.payment.correlationId, cause: Cause.pretty(exit.cause) }))
-      }),
+    Effect.catchDefect(
+      Effect.onExit(traceJob(job, Effect.suspend(() => process(job))), (exit) => settled(job, exit)),
       // a defect is logged above; the worker goes on with the next payment
-      Effect.catchDefect(() => Effect.void)
+      ignoreDefect
     )
 
   // a take with nothing queued waits anyway: no yield between payments
