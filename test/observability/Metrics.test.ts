@@ -38,6 +38,18 @@ describe("Metrics", () => {
       assert.include(text, `# TYPE ${name} histogram`)
     }).pipe(Effect.provide(Metrics.layerTest)))
 
+  it.effect("a label's value spelled as a number or as its string counts into one series", () =>
+    Effect.gen(function*() {
+      const metrics = yield* Metrics
+      metrics.httpDuration.labels({ method: "POST", route: "/payments", status: 202 }).observe(0.001)
+      metrics.httpDuration.labels({ method: "POST", route: "/payments", status: "202" }).observe(0.002)
+      metrics.httpDuration.labels({ method: "POST", route: "/payments", status: 202 }).observe(0.003)
+      const text = yield* scrape
+      const labels = { method: "POST", route: "/payments", status: "202" }
+      assert.strictEqual(value(text, "http_request_duration_seconds_count", labels), 3)
+      assert.strictEqual(value(text, "http_requests_total", labels), 3)
+    }).pipe(Effect.provide(Metrics.layerTest)))
+
   it.effect("a series is exposed at 0 before anything is recorded: at once unlabelled, once asked for labelled", () =>
     Effect.gen(function*() {
       const metrics = yield* Metrics
