@@ -3,6 +3,7 @@ import { HttpServerLive } from "./Api.ts"
 import { DatabaseLive } from "./database/Database.ts"
 import { QueryMetricsLive } from "./database/QueryMetrics.ts"
 import { Metrics } from "./observability/Metrics.ts"
+import { DrainRate } from "./payments/DrainRate.ts"
 import { PaymentForwarder } from "./payments/PaymentForwarder.ts"
 import { PaymentIntake } from "./payments/PaymentIntake.ts"
 import { PaymentQueue } from "./payments/PaymentQueue.ts"
@@ -16,7 +17,7 @@ import { ProcessorHealth } from "./processors/ProcessorHealth.ts"
 /** The services the HTTP routes and the workers share: one queue, one recorder, one database pool. */
 export const ServicesLive = Layer.mergeAll(PaymentForwarder.layer, PeerRecorders.layer).pipe(
   Layer.provideMerge(PaymentRecorder.layer),
-  Layer.provide(ProcessorHealth.layer),
+  Layer.provide(Layer.merge(ProcessorHealth.layer, DrainRate.layer)),
   Layer.provide(ProcessorGateway.layer),
   Layer.provideMerge(PaymentIntake.layer),
   Layer.provideMerge(PaymentQueue.layer),

@@ -3,7 +3,8 @@
  * two processor simulators at a fixed open-model rate.
  *   pnpm bench:cpu [--rate 300] [--duration 30] [--warmup 5] [--only service,baseline,null,reference,intake,floor]
  *                  [--node-flags="..."] [--rounds 1] [--together] [--env NAME=VALUE ...]
- *                  [--baseline DIR] [--baseline-env NAME=VALUE ...] [--callgrind [--warmup-rate 100]]
+ *                  [--baseline DIR] [--baseline-env NAME=VALUE ...] [--baseline-node-flags="..."]
+ *                  [--callgrind [--warmup-rate 100]]
  * The service is dist/main.js (run `pnpm build` first: a dist/ built from other sources is refused) with the
  * Dockerfile's Node flags (unless --node-flags replaces them) and the ENV of its runtime stage; with DATABASE_URL set
  * it uses that PostgreSQL, else PGlite.
@@ -15,7 +16,8 @@
  * stack itself costs per POST over plain Node, intake / floor what the service's handlers add to it.
  * The baseline target is the service again, to weigh a change against: the bundle in --baseline DIR (a `dist/` built
  * from another commit, in a checkout with its own node_modules; default this dist/) with --baseline-env added to its
- * environment, as --env adds to the service's and the intake's. With --together the two run side by side and each
+ * environment, as --env adds to the service's and the intake's, and --baseline-node-flags in place of the service's
+ * Node flags (default the same). With --together the two run side by side and each
  * round prints service / baseline; the same build and settings on both sides measure the method's own noise.
  * With --callgrind each target runs under `valgrind --tool=callgrind` and the figure is instructions per payment,
  * counted over the measured window only (instrumentation switched on after the warm-up has drained, the counts dumped
@@ -53,7 +55,7 @@ import { freePort } from "../../tools/process/Processes.ts"
 import { staleBundle } from "../build-inputs.ts"
 
 const { values } = parseArgs({
-  args: attachValues(process.argv.slice(2).filter((arg) => arg !== "--"), ["node-flags"]),
+  args: attachValues(process.argv.slice(2).filter((arg) => arg !== "--"), ["node-flags", "baseline-node-flags"]),
   options: {
     rate: { type: "string" },
     duration: { type: "string" },
@@ -66,7 +68,8 @@ const { values } = parseArgs({
     together: { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
     baseline: { type: "string", default: "dist" },
-    "baseline-env": { type: "string", multiple: true, default: [] }
+    "baseline-env": { type: "string", multiple: true, default: [] },
+    "baseline-node-flags": { type: "string" }
   }
 })
 const callgrind = values.callgrind
@@ -115,7 +118,9 @@ if (staleBaseline !== undefined) {
 }
 
 const image = await Effect.runPromise(readImage("Dockerfile"))
-const nodeFlags = values["node-flags"]?.split(/\s+/).filter((flag) => flag !== "") ?? image.nodeFlags
+const flagList = (flags: string | undefined) => flags?.split(/\s+/).filter((flag) => flag !== "")
+const nodeFlags = flagList(values["node-flags"]) ?? image.nodeFlags
+const baselineNodeFlags = flagList(values["baseline-node-flags"]) ?? nodeFlags
 
 const token = "123"
 const targetHost = "127.0.0.1"
@@ -451,7 +456,7 @@ const targetCommand = (name: TargetName): { args: Array<string>; ready: string }
         ready: "/ready"
       }
     case "baseline":
-      return { args: [...nodeFlags, baselineMain], ready: "/ready" }
+      return { args: [...baselineNodeFlags, baselineMain], ready: "/ready" }
     case "null":
       return { args: [plainJs("tools/arena/NullBackend.ts")], ready: "/payments-summary" }
     case "reference":
@@ -736,7 +741,9 @@ const main = async () => {
     nodeFlags: nodeFlags.join(" "),
     imageEnv: image.env,
     env: serviceEnv,
-    baseline: only.includes("baseline") ? { main: baselineMain, env: baselineEnv } : undefined,
+    baseline: only.includes("baseline")
+      ? { main: baselineMain, env: baselineEnv, nodeFlags: baselineNodeFlags.join(" ") }
+      : undefined,
     database: databaseUrl === undefined ? "pglite" : "postgres"
   }
   const summary = {

@@ -53,7 +53,14 @@ export interface AppSettings {
     readonly maxHold: Duration.Duration
     readonly suspectFor: Duration.Duration
     readonly utilization: number
+    /** Sends a second beyond arrivals a backlog may always use. */
     readonly drainRate: number
+    /**
+     * The most the drain rises to while the process uses less of a core than `drainCpuTarget`; at or below
+     * `drainRate` (the default) the drain stays at `drainRate`.
+     */
+    readonly drainMaxRate: number
+    readonly drainCpuTarget: number
   }
   readonly health: {
     readonly pollInterval: Duration.Duration
@@ -161,7 +168,12 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       "ROUTING_UTILIZATION"
     )
       .pipe(Config.withDefault(0.8)),
-    drainRate: positiveInt("ROUTING_DRAIN_RATE", 150)
+    drainRate: positiveInt("ROUTING_DRAIN_RATE", 150),
+    drainMaxRate: positiveInt("ROUTING_DRAIN_MAX_RATE", 150),
+    drainCpuTarget: Config.schema(
+      Schema.Finite.check(Schema.isBetween({ minimum: 0.01, maximum: 1 })),
+      "ROUTING_DRAIN_CPU_TARGET"
+    ).pipe(Config.withDefault(0.35))
   }),
   health: Config.all({
     pollInterval: duration("HEALTH_POLL_INTERVAL", "5100 millis"),

@@ -13,6 +13,7 @@ import {
 import { ProcessorHealth, recheckInterval } from "../processors/ProcessorHealth.ts"
 import { route } from "../routing/RoutingPolicy.ts"
 import { backoff } from "./Backoff.ts"
+import { DrainRate } from "./DrainRate.ts"
 import type { Attempt, PaymentRequest, RecordedPayment } from "./Payment.ts"
 import { PaymentIntake } from "./PaymentIntake.ts"
 import { PaymentQueue } from "./PaymentQueue.ts"
@@ -33,7 +34,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
   static readonly layer: Layer.Layer<
     PaymentForwarder,
     never,
-    AppConfig | Metrics | ProcessorGateway | ProcessorHealth | PaymentIntake | PaymentQueue
+    AppConfig | DrainRate | Metrics | ProcessorGateway | ProcessorHealth | PaymentIntake | PaymentQueue
   > = Layer.effect(
     PaymentForwarder,
     Effect.gen(function*() {
@@ -43,6 +44,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
       const health = yield* ProcessorHealth
       const queue = yield* PaymentQueue
       const intake = yield* PaymentIntake
+      const drain = yield* DrainRate
       const clock = yield* Clock.Clock
       const traced = yield* TracesExported
       const retry = Schedule.jittered(backoff(config))
@@ -84,7 +86,8 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
       }
 
       // a backlog released at once (after an outage) would starve the HTTP path of CPU: sends are paced to the
-      // arrival rate plus the drain rate, with bursts of a tenth of a second's worth
+      // arrival rate plus the drain rate (which may rise while the CPU has room), with bursts of a tenth of a
+      // second's worth
       const pacing = makeSendPacing(100)
 
       const decide = (now: number, arrivalRate: number, heldSince: number | undefined) => {
@@ -130,7 +133,7 @@ export class PaymentForwarder extends Context.Service<PaymentForwarder, {
           // with no payment arriving there is no HTTP path to keep CPU for: a backlog leaves as fast as it can
           if (!slotReserved && arrivalRate > 0) {
             slotReserved = true
-            const wait = pacing.reserve(now, arrivalRate + settings.drainRate)
+            const wait = pacing.reserve(now, arrivalRate + drain.current())
             if (wait > 0) {
               // decided again when the slot comes: the wait may have been long
               yield* Effect.sleep(wait)

@@ -55,7 +55,9 @@ describe("AppConfig", () => {
           ["PROCESSOR_TIMEOUT", "soon"],
           ["PAYMENT_PROCESSOR_URL_DEFAULT", "localhost:8001"],
           ["DB_SSL", "maybe"],
-          ["LOG_LEVEL", "Loud"]
+          ["LOG_LEVEL", "Loud"],
+          ["ROUTING_DRAIN_MAX_RATE", "-1"],
+          ["ROUTING_DRAIN_CPU_TARGET", "1.5"]
         ] as const
       ) {
         const error = yield* Effect.flip(settingsFrom({ [name]: value }))

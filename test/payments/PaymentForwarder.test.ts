@@ -3,6 +3,7 @@ import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
+import { DrainRate } from "../../src/payments/DrainRate.ts"
 import { PaymentForwarder } from "../../src/payments/PaymentForwarder.ts"
 import { PaymentIntake } from "../../src/payments/PaymentIntake.ts"
 import { PaymentQueue } from "../../src/payments/PaymentQueue.ts"
@@ -63,18 +64,21 @@ const payment = { correlationId: "0b0f7c1c-59f6-4a5e-9a51-6c0f8f1e2d3a", amount:
 
 const forwarderWith = (
   gateway: Layer.Layer<ProcessorGateway>,
-  options: { readonly maxHold?: string; readonly drainRate?: string } = {}
+  options: { readonly maxHold?: string; readonly drainRate?: string; readonly drain?: Layer.Layer<DrainRate> } = {}
 ) =>
   PaymentForwarder.layer.pipe(
     Layer.provide(gateway),
     Layer.provide(Layer.mergeAll(ProcessorHealth.layerTest, PaymentIntake.layerMemory)),
+    // the drain fixed at ROUTING_DRAIN_RATE unless the test gives its own: this process's CPU is not the test's
+    Layer.provide(options.drain ?? DrainRate.layer),
     Layer.provideMerge(PaymentQueue.layer),
     Layer.provide(Metrics.layerTest),
     Layer.provide(AppConfig.layerTest(
       { retryBase: Duration.millis(100), retryMax: Duration.seconds(1) },
       {
         ROUTING_MAX_HOLD: options.maxHold ?? "0 millis",
-        ...(options.drainRate === undefined ? {} : { ROUTING_DRAIN_RATE: options.drainRate })
+        ...(options.drainRate === undefined ? {} : { ROUTING_DRAIN_RATE: options.drainRate }),
+        ROUTING_DRAIN_MAX_RATE: options.drainRate ?? "150"
       }
     ))
   )
@@ -86,6 +90,43 @@ const forwardWithClock = Effect.fn(function*(step: Duration.Input = "1 second") 
   for (let i = 0; i < 50 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust(step)
   return yield* Fiber.join(fiber)
 })
+
+/**
+ * `arrivals` payments arrive within a second, then 3,000 are forwarded at once to a gateway that takes each at once:
+ * how many were sent at first and after each of `steps` (milliseconds the test clock moves on, one after another).
+ * `beforeForwarding` runs once the arrivals are in.
+ */
+const pacedSends = (arrivals: number, steps: ReadonlyArray<number>, beforeForwarding: () => void = () => {}) => {
+  let sends = 0
+  const gateway = stub(ProcessorGateway, {
+    send: () =>
+      Effect.sync((): SendOutcome => {
+        sends++
+        return "processed"
+      })
+  })
+  const sendsAfter = Effect.gen(function*() {
+    const queue = yield* PaymentQueue
+    const forwarder = yield* PaymentForwarder
+    yield* TestClock.setTime(1_000_000)
+    for (let i = 0; i < arrivals; i++) yield* queue.offer({ ...payment, correlationId: crypto.randomUUID() })
+    yield* TestClock.adjust("999 millis")
+    beforeForwarding()
+    const fibers = yield* Effect.forEach(
+      Array.from({ length: 3_000 }, () => ({ ...payment, correlationId: crypto.randomUUID() })),
+      (p) => Effect.forkChild(forwarder.forward(p))
+    )
+    for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+    const seen = [sends]
+    for (const step of steps) {
+      yield* TestClock.adjust(Duration.millis(step))
+      seen.push(sends)
+    }
+    yield* Effect.forEach(fibers, Fiber.join)
+    return seen
+  })
+  return { gateway, sendsAfter }
+}
 
 describe("PaymentForwarder", () => {
   it.effect("records on default when default takes the payment, with the requestedAt it sent", () => {
@@ -220,36 +261,25 @@ describe("PaymentForwarder", () => {
   })
 
   it.effect("paces sends to the arrival rate plus ROUTING_DRAIN_RATE, however fast payments arrive", () => {
-    let sends = 0
-    const gateway = stub(ProcessorGateway, {
-      send: () =>
-        Effect.sync((): SendOutcome => {
-          sends++
-          return "processed"
-        })
-    })
-    return Effect.gen(function*() {
-      const queue = yield* PaymentQueue
-      const forwarder = yield* PaymentForwarder
-      // 2,000 payments arrive within a second: the arrival rate is 2,000/s, and 2,150 sends a second may leave
-      yield* TestClock.setTime(1_000_000)
-      for (let i = 0; i < 2_000; i++) yield* queue.offer({ ...payment, correlationId: crypto.randomUUID() })
-      yield* TestClock.adjust("999 millis")
-      const fibers = yield* Effect.forEach(
-        Array.from({ length: 3_000 }, () => ({ ...payment, correlationId: crypto.randomUUID() })),
-        (p) => Effect.forkChild(forwarder.forward(p))
-      )
-      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-      // a tenth of a second's worth leaves at once
-      assert.strictEqual(sends, 215)
-      yield* TestClock.adjust("100 millis")
-      assert.strictEqual(sends, 430)
-      // the 3,000th slot comes 2,999 intervals of 1/2,152 s later (2,000 in 0.999 s, plus 150), less the burst
-      yield* TestClock.adjust("1194 millis")
-      assert.strictEqual(sends, 2_999)
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual(sends, 3_000)
-      yield* Effect.forEach(fibers, Fiber.join)
-    }).pipe(Effect.provide(forwarderWith(gateway, { drainRate: "150" })))
+    // 2,000 payments arrive within a second: the arrival rate is 2,000/s, and 2,150 sends a second may leave. A
+    // tenth of a second's worth leaves at once, and the 3,000th slot comes 2,999 intervals of 1/2,152 s later, less
+    // the burst
+    const { gateway, sendsAfter } = pacedSends(2_000, [100, 1194, 1])
+    return sendsAfter.pipe(
+      Effect.map((sends) => assert.deepStrictEqual(sends, [215, 430, 2_999, 3_000])),
+      Effect.provide(forwarderWith(gateway, { drainRate: "150" }))
+    )
+  })
+
+  it.effect("paces to the arrival rate plus the drain rate DrainRate gives at the moment", () => {
+    let drainRate = 150
+    const drain = Layer.succeed(DrainRate, DrainRate.of({ current: () => drainRate }))
+    // 1,000 payments arrive within a second, and by then the CPU has room: the drain is up to 1,000 a second, so
+    // about 2,001 sends a second may leave (1,000 in 0.999 s, plus 1,000)
+    const { gateway, sendsAfter } = pacedSends(1_000, [100, 1299, 1], () => drainRate = 1_000)
+    return sendsAfter.pipe(
+      Effect.map((sends) => assert.deepStrictEqual(sends, [200, 400, 2_999, 3_000])),
+      Effect.provide(forwarderWith(gateway, { drain }))
+    )
   })
 })
