@@ -57,7 +57,7 @@ export interface AppSettings {
     readonly drainRate: number
     /**
      * The most the drain rises to while the process uses less of a core than `drainCpuTarget`; at or below
-     * `drainRate` (the default) the drain stays at `drainRate`.
+     * `drainRate` the drain stays at `drainRate`.
      */
     readonly drainMaxRate: number
     readonly drainCpuTarget: number
@@ -169,7 +169,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     )
       .pipe(Config.withDefault(0.8)),
     drainRate: positiveInt("ROUTING_DRAIN_RATE", 150),
-    drainMaxRate: positiveInt("ROUTING_DRAIN_MAX_RATE", 150),
+    drainMaxRate: positiveInt("ROUTING_DRAIN_MAX_RATE", 600),
     drainCpuTarget: Config.schema(
       Schema.Finite.check(Schema.isBetween({ minimum: 0.01, maximum: 1 })),
       "ROUTING_DRAIN_CPU_TARGET"

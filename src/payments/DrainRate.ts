@@ -27,8 +27,8 @@ export const nextDrainRate = (rate: number, cpuShare: number, settings: DrainSet
 /**
  * How fast a backlog may drain, in sends a second beyond the arrival rate: `ROUTING_DRAIN_RATE` at least, and up to
  * `ROUTING_DRAIN_MAX_RATE` while the process uses less of a core than `ROUTING_DRAIN_CPU_TARGET`. A backlog left by an
- * outage then goes out as fast as the CPU leaves room for, instead of at a rate fixed for the busiest case. The
- * maximum defaults to the base rate: the drain stays fixed and nothing reads the CPU.
+ * outage then goes out as fast as the CPU leaves room for, instead of at a rate fixed for the busiest case. With the
+ * maximum at or below the base rate the drain stays fixed and nothing reads the CPU.
  */
 export class DrainRate extends Context.Service<DrainRate, {
   /** Sends a second beyond the arrival rate, now. */
