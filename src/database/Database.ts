@@ -21,17 +21,25 @@ const connectionOptions = (timeouts: AppSettings["databaseTimeouts"]) => {
 }
 
 /**
- * PGlite runs one session, on which connections take turns (`PgliteWire`): a second connection of the service's would
- * only wait for the first. So the embedded database gets one connection, whatever `DB_POOL_SIZE` says.
+ * The pool's size: `DB_POOL_SIZE` for statements, and one more that listens for other instances' summaries
+ * (`PeerRecorders`). PGlite runs one session, on which connections take turns (`PgliteWire`): a second connection of
+ * the service's would only wait for the first. So the embedded database gets one connection, whatever `DB_POOL_SIZE`
+ * says, and serving one instance alone it listens for nobody.
  */
-export const poolSizeOf = (settings: DatabaseSettings): number => settings._tag === "Embedded" ? 1 : settings.poolSize
+export const poolSizeOf = (settings: DatabaseSettings): number =>
+  settings._tag === "Embedded" ? 1 : settings.poolSize + 1
 
 export const clientLayer = (settings: DatabaseSettings) =>
   Layer.unwrap(Effect.gen(function*() {
     const common = connectionOptions((yield* AppConfig).databaseTimeouts)
     switch (settings._tag) {
       case "Url":
-        return PgClient.layer({ ...common, url: settings.url, ssl: settings.ssl, maxConnections: settings.poolSize })
+        return PgClient.layer({
+          ...common,
+          url: settings.url,
+          ssl: settings.ssl,
+          maxConnections: poolSizeOf(settings)
+        })
       case "Params":
         return PgClient.layer({
           ...common,
@@ -40,7 +48,7 @@ export const clientLayer = (settings: DatabaseSettings) =>
           username: settings.user,
           database: settings.database,
           ssl: settings.ssl,
-          maxConnections: settings.poolSize,
+          maxConnections: poolSizeOf(settings),
           ...Option.match(settings.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
         })
       case "Embedded": {

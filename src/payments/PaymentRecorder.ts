@@ -1,4 +1,4 @@
-import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue, Schedule, type Tracer } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Schedule, type Tracer } from "effect"
 import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Metrics } from "../observability/Metrics.ts"
@@ -39,6 +39,28 @@ const make = Effect.gen(function*() {
       progress = Deferred.makeUnsafe<void>()
       return Deferred.succeed(fired, undefined)
     })
+
+  // the rest of an interval between writes is skipped when someone waits for what is unwritten (a summary)
+  let wakeRequested = false
+  let sleeping: Deferred.Deferred<void> | undefined
+  const wake = () => {
+    wakeRequested = true
+    if (sleeping !== undefined) Deferred.doneUnsafe(sleeping, Exit.void)
+  }
+  const pause = Effect.suspend(() => {
+    if (wakeRequested) {
+      wakeRequested = false
+      return Effect.void
+    }
+    const woken = sleeping = Deferred.makeUnsafe<void>()
+    return Deferred.await(woken).pipe(
+      Effect.timeoutOption(config.recordInterval),
+      Effect.ensuring(Effect.sync(() => {
+        sleeping = undefined
+        wakeRequested = false
+      }))
+    )
+  })
 
   const retry = backoff(config)
   const recorded = {
@@ -131,7 +153,7 @@ const make = Effect.gen(function*() {
       )
     }),
     // what arrives while the statement runs and during the interval goes out together in the next one
-    Effect.andThen(Effect.sleep(config.recordInterval)),
+    Effect.andThen(pause),
     Effect.forever,
     Effect.forkScoped
   )
@@ -166,9 +188,9 @@ const make = Effect.gen(function*() {
         const caughtUp: Effect.Effect<void> = Effect.suspend(() =>
           done() ? Effect.void : Effect.andThen(Deferred.await(progress), caughtUp)
         )
-        return done()
-          ? Effect.succeed(true)
-          : caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
+        if (done()) return Effect.succeed(true)
+        wake()
+        return caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
       }),
     recorderId,
     mark: (now) => markAt(now),
@@ -185,7 +207,8 @@ export class PaymentRecorder extends Context.Service<PaymentRecorder, {
   readonly pending: Effect.Effect<number>
   /**
    * Waits, up to `within`, until every payment handed over before the call whose requestedAt falls in `range` is
-   * written; false when time ran out. Answers at once when none is pending.
+   * written; false when time ran out. Answers at once when none is pending; else the next write goes out without
+   * waiting for the rest of its interval.
    */
   readonly awaitWritten: (range: SummaryRange, within: Duration.Input) => Effect.Effect<boolean>
   /** This recorder's row in `recorder_marks`. */

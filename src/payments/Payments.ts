@@ -66,8 +66,7 @@ const make = Effect.gen(function*() {
   // answer for before then is waited for, what is answered while it waits is left out
   const summary = Effect.fnUntraced(function*(range: SummaryRange) {
     const asOf = clock.currentTimeMillisUnsafe()
-    yield* recordedSoFar(range)
-    yield* peersRecordedSince(asOf)
+    yield* Effect.all([recordedSoFar(range), peersRecordedSince(asOf)], { concurrency: 2, discard: true })
     return yield* repository.summary(range, new Date(asOf)).pipe(
       Effect.mapError(() => new PaymentsUnavailable({ reason: "the payments store cannot be read" }))
     )

@@ -1,14 +1,17 @@
-import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
-import { SqlClient } from "effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Clock, Context, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { PaymentRecorder } from "./PaymentRecorder.ts"
 import { PaymentRepository } from "./PaymentRepository.ts"
+
+/** Where a summary asks every instance to publish its recorder's mark now; the payload is the asker's recorder. */
+const marksWanted = "recorder_marks_wanted"
 
 const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const recorder = yield* PaymentRecorder
   const repository = yield* PaymentRepository
-  const sql = yield* SqlClient.SqlClient
+  const sql = yield* PgClient.PgClient
   const clock = yield* Clock.Clock
   const me = recorder.recorderId
   // renewed at least four times a lease, however slowly the recorder itself writes
@@ -44,6 +47,34 @@ const make = Effect.gen(function*() {
     )
   )
 
+  // a summary asks the other instances for their marks at once, rather than wait for their next insert. An
+  // embedded database serves this instance alone: nobody to ask, and its one connection must not be held listening
+  if (config.database._tag !== "Embedded") {
+    yield* sql.listen(marksWanted).pipe(
+      Effect.flatMap((requests) =>
+        Effect.forever(Effect.gen(function*() {
+          const askers = yield* Queue.takeAll(requests)
+          if (askers.every((request) => request.payload === me)) return
+          const askedAt = clock.currentTimeMillisUnsafe()
+          yield* recorder.awaitWritten({}, config.summaryRecordWait)
+          if (recorder.markedAt() < askedAt) {
+            yield* publish.pipe(
+              Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause))
+            )
+          }
+        }))
+      ),
+      Effect.scoped,
+      Effect.catchCause((cause) => Effect.logWarning("listening for summaries failed, listening again", cause)),
+      Effect.andThen(Effect.sleep(config.recordInterval)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  }
+  const ask = sql.notify(marksWanted, me).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("asking the other instances for their marks failed", cause))
+  )
+
   const behind = (since: number) =>
     sql<{ readonly instance: string }>`
       SELECT instance FROM recorder_marks
@@ -54,11 +85,16 @@ const make = Effect.gen(function*() {
 
   const awaitCaughtUp = Effect.fn("PeerRecorders.awaitCaughtUp")(function*(since: number, within: Duration.Input) {
     const deadline = clock.currentTimeMillisUnsafe() + Duration.toMillis(within)
-    for (;;) {
-      const late = yield* behind(since)
-      if (late.length === 0 || clock.currentTimeMillisUnsafe() >= deadline) return late
-      yield* Effect.sleep("20 millis")
+    let late = yield* behind(since)
+    if (late.length === 0) return late
+    yield* ask
+    // an instance that was asked answers within a round trip or two: looked at again soon, then less often
+    for (let poll = 2; clock.currentTimeMillisUnsafe() < deadline; poll = Math.min(poll * 2, 20)) {
+      yield* Effect.sleep(Math.max(0, Math.min(poll, deadline - clock.currentTimeMillisUnsafe())))
+      late = yield* behind(since)
+      if (late.length === 0) return late
     }
+    return late
   })
 
   return PeerRecorders.of({ awaitCaughtUp })
@@ -68,8 +104,9 @@ const make = Effect.gen(function*() {
  * What the other instances' recorders have written. Every instance publishes its recorder's mark (a moment before
  * which every payment it got an answer for is written) in `recorder_marks` with each write of its recorder, and on
  * its own when the recorder has not written for one and a half record intervals. A summary served by one instance
- * waits until every other live instance's mark has passed the moment it was asked: whatever instance answers, the
- * payments any instance had settled by then are counted.
+ * asks the others (`NOTIFY`) to write what they hold and publish their marks at once, and waits until every other
+ * live instance's mark has passed the moment it was asked: whatever instance answers, the payments any instance had
+ * settled by then are counted.
  */
 export class PeerRecorders extends Context.Service<PeerRecorders, {
   /**
@@ -81,6 +118,6 @@ export class PeerRecorders extends Context.Service<PeerRecorders, {
   static readonly layer: Layer.Layer<
     PeerRecorders,
     never,
-    AppConfig | PaymentRecorder | PaymentRepository | SqlClient.SqlClient
+    AppConfig | PaymentRecorder | PaymentRepository | PgClient.PgClient
   > = Layer.effect(PeerRecorders, make)
 }

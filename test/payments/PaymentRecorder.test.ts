@@ -95,6 +95,32 @@ describe("PaymentRecorder", () => {
       }).pipe(Effect.provide(layer))
     }))
 
+  it.effect("writes at once, without the rest of the interval, when someone waits for what it holds", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(true)
+      const { inserts, layer } = recorderWith(gate)
+      yield* Effect.gen(function*() {
+        const recorder = yield* PaymentRecorder
+        yield* recorder.record(payment(1))
+        yield* drained(recorder)
+        yield* recorder.record(payment(2))
+        const waiting = yield* Effect.forkChild(recorder.awaitWritten({}, "1 second"))
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual(inserts.map((rows) => rows.map((row) => row.correlationId)), [
+          [payment(1).correlationId],
+          [payment(2).correlationId]
+        ], "the second statement 1 ms after the first, not 100")
+        assert.isTrue(yield* Fiber.join(waiting))
+        // the interval holds again for what nobody waits for
+        yield* recorder.record(payment(3))
+        yield* TestClock.adjust("98 millis")
+        assert.strictEqual(inserts.length, 2)
+        yield* TestClock.adjust("1 millis")
+        yield* drained(recorder)
+        assert.strictEqual(inserts.length, 3)
+      }).pipe(Effect.provide(layer))
+    }))
+
   it.effect("waits only for the payments in the range asked, and says false when they are not written in time", () =>
     Effect.gen(function*() {
       const gate = yield* Latch.make(false)
