@@ -40,27 +40,12 @@ const make = Effect.gen(function*() {
       return Deferred.succeed(fired, undefined)
     })
 
-  // the rest of an interval between writes is skipped when someone waits for what is unwritten (a summary)
-  let wakeRequested = false
-  let sleeping: Deferred.Deferred<void> | undefined
-  const wake = () => {
-    wakeRequested = true
-    if (sleeping !== undefined) Deferred.doneUnsafe(sleeping, Exit.void)
-  }
-  const pause = Effect.suspend(() => {
-    if (wakeRequested) {
-      wakeRequested = false
-      return Effect.void
-    }
-    const woken = sleeping = Deferred.makeUnsafe<void>()
-    return Deferred.await(woken).pipe(
-      Effect.timeoutOption(config.recordInterval),
-      Effect.ensuring(Effect.sync(() => {
-        sleeping = undefined
-        wakeRequested = false
-      }))
-    )
-  })
+  // done when someone waits for what is unwritten (a summary): the rest of the interval between writes is skipped
+  let wakeUp = Deferred.makeUnsafe<void>()
+  const pause = Effect.suspend(() => Deferred.await(wakeUp)).pipe(
+    Effect.timeoutOption(config.recordInterval),
+    Effect.ensuring(Effect.sync(() => wakeUp = Deferred.makeUnsafe<void>()))
+  )
 
   const retry = backoff(config)
   const recorded = {
@@ -189,7 +174,7 @@ const make = Effect.gen(function*() {
           done() ? Effect.void : Effect.andThen(Deferred.await(progress), caughtUp)
         )
         if (done()) return Effect.succeed(true)
-        wake()
+        Deferred.doneUnsafe(wakeUp, Exit.void)
         return caughtUp.pipe(Effect.timeoutOption(within), Effect.map(Option.isSome))
       }),
     recorderId,

@@ -27,12 +27,11 @@ const make = Effect.gen(function*() {
   const publish = Effect.suspend(() => {
     publishedAt = clock.currentTimeMillisUnsafe()
     return repository.publishMark(recorder.mark(publishedAt))
-  })
+  }).pipe(Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause)))
   yield* Effect.suspend(() => {
     const wait = Math.max(recorder.markedAt(), publishedAt) + quietFor - clock.currentTimeMillisUnsafe()
     return wait > 0 ? Effect.sleep(wait) : publish
   }).pipe(
-    Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause)),
     Effect.forever,
     Effect.forkScoped
   )
@@ -57,11 +56,7 @@ const make = Effect.gen(function*() {
           if (askers.every((request) => request.payload === me)) return
           const askedAt = clock.currentTimeMillisUnsafe()
           yield* recorder.awaitWritten({}, config.summaryRecordWait)
-          if (recorder.markedAt() < askedAt) {
-            yield* publish.pipe(
-              Effect.catchCause((cause) => Effect.logWarning("publishing the recorder's mark failed", cause))
-            )
-          }
+          if (recorder.markedAt() < askedAt) yield* publish
         }))
       ),
       Effect.scoped,
@@ -90,7 +85,7 @@ const make = Effect.gen(function*() {
     yield* ask
     // an instance that was asked answers within a round trip or two: looked at again soon, then less often
     for (let poll = 2; clock.currentTimeMillisUnsafe() < deadline; poll = Math.min(poll * 2, 20)) {
-      yield* Effect.sleep(Math.max(0, Math.min(poll, deadline - clock.currentTimeMillisUnsafe())))
+      yield* Effect.sleep(Math.min(poll, deadline - clock.currentTimeMillisUnsafe()))
       late = yield* behind(since)
       if (late.length === 0) return late
     }

@@ -27,7 +27,7 @@ const twoInstances = (extra: Record<string, string>, throughProxy = false) =>
     const primary = yield* Simulator.make({ fee: 0.05 })
     const secondary = yield* Simulator.make({ fee: 0.15 })
     const url = yield* sharedDatabaseUrl
-    const proxy = throughProxy ? Option.some(yield* TcpProxy.make(hostAndPort(url))) : Option.none()
+    const proxied = throughProxy ? Option.some(yield* TcpProxy.toDatabase(url)) : Option.none()
     const env = (port: number, name: string, databaseUrl: string, extra: Record<string, string> = {}) => ({
       PORT: String(port),
       HOST: "127.0.0.1",
@@ -38,10 +38,7 @@ const twoInstances = (extra: Record<string, string>, throughProxy = false) =>
       LOG_LEVEL: "Error",
       ...extra
     })
-    const urlForB = Option.match(proxy, {
-      onNone: () => url,
-      onSome: ({ port }) => Object.assign(new URL(url), { host: `127.0.0.1:${port}` }).toString()
-    })
+    const urlForB = Option.match(proxied, { onNone: () => url, onSome: (proxied) => proxied.url })
     const portA = yield* freePort
     const portB = yield* freePort
     const a = yield* startNode("src/main.ts", env(portA, "a", url))
@@ -69,13 +66,8 @@ const twoInstances = (extra: Record<string, string>, throughProxy = false) =>
           Effect.timeout("20 seconds")
         )
       })
-    return { portA, proxy, postToB }
+    return { portA, proxy: Option.map(proxied, ({ proxy }) => proxy), postToB }
   })
-
-const hostAndPort = (url: string) => {
-  const parsed = new URL(url)
-  return { host: parsed.hostname, port: Number(parsed.port || 5432) }
-}
 
 const assertExact = (body: string, atProcessors: Record<"default" | "fallback", Totals>) => {
   const served = JSON.parse(body) as { readonly default: Totals; readonly fallback: Totals }

@@ -128,18 +128,9 @@ export const startWorld = (setup: FaultSetup, options: {
     const primary = yield* Simulator.make({ ...options.simulator, fee: 0.05 })
     const secondary = yield* Simulator.make({ ...options.simulator, fee: 0.15 })
     const direct = yield* scenarioDatabase(setup.database)
-    const proxy = options.proxyDatabase === true
-      ? Option.some(yield* TcpProxy.make(targetOf(direct)))
-      : Option.none<TcpProxy.TcpProxy>()
-    const databaseUrl = Option.match(proxy, {
-      onNone: () => direct,
-      onSome: (proxy) => {
-        const url = new URL(direct)
-        url.hostname = "127.0.0.1"
-        url.port = String(proxy.port)
-        return url.toString()
-      }
-    })
+    const proxied = options.proxyDatabase === true ? Option.some(yield* TcpProxy.toDatabase(direct)) : Option.none()
+    const proxy = Option.map(proxied, ({ proxy }) => proxy)
+    const databaseUrl = Option.match(proxied, { onNone: () => direct, onSome: ({ url }) => url })
     const instances: Array<Instance> = []
     for (const spec of options.instances) {
       const port = yield* freePort
@@ -164,11 +155,6 @@ export const startWorld = (setup: FaultSetup, options: {
     )
     return makeWorld(http, primary, secondary, instances, proxy)
   })
-
-const targetOf = (url: string) => {
-  const parsed = new URL(url)
-  return { host: parsed.hostname, port: Number(parsed.port || 5432) }
-}
 
 export type World = ReturnType<typeof makeWorld>
 

@@ -63,3 +63,15 @@ export const make = (target: { readonly host: string; readonly port: number }): 
       accepted: () => accepted
     }
   })
+
+/** A proxy in front of the PostgreSQL at `url`, and the URL that reaches that database through it. */
+export const toDatabase = (
+  url: string
+): Effect.Effect<{ readonly proxy: TcpProxy; readonly url: string }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const proxied = new URL(url)
+    const proxy = yield* make({ host: proxied.hostname, port: Number(proxied.port || 5432) })
+    proxied.hostname = "127.0.0.1"
+    proxied.port = String(proxy.port)
+    return { proxy, url: proxied.toString() }
+  })
