@@ -17,24 +17,23 @@ const interval = Number(process.env.MEMORY_LOG_INTERVAL ?? 1000)
 const started = performance.now()
 const mib = (bytes) => Math.round(bytes / 10485.76) / 100
 
-const statusMiB = (status, field) =>
-  mib(Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024)
+const statusBytes = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024
 
 const sample = () => {
   const status = readFileSync("/proc/self/status", "utf8")
   const heap = getHeapStatistics()
   const spaces = getHeapSpaceStatistics().filter((space) => space.physical_space_size > 0)
-  const anon = statusMiB(status, "RssAnon")
+  const anon = statusBytes(status, "RssAnon")
   appendFileSync(
     file,
     JSON.stringify({
       t: Math.round(performance.now() - started) / 1000,
-      rss: statusMiB(status, "VmRSS"),
-      hwm: statusMiB(status, "VmHWM"),
-      anon,
-      file: statusMiB(status, "RssFile"),
+      rss: mib(statusBytes(status, "VmRSS")),
+      hwm: mib(statusBytes(status, "VmHWM")),
+      anon: mib(anon),
+      file: mib(statusBytes(status, "RssFile")),
       heap: mib(heap.total_physical_size),
-      outsideHeap: Math.round((anon - mib(heap.total_physical_size)) * 100) / 100,
+      outsideHeap: mib(anon - heap.total_physical_size),
       zones: mib(heap.malloced_memory),
       peakZones: mib(heap.peak_malloced_memory),
       spaces: Object.fromEntries(spaces.map((space) => [space.space_name, mib(space.physical_space_size)])),
